@@ -1,0 +1,279 @@
+"""Who is who: organisations, people, programmes, teams, memberships, invites,
+sessions, consents and the audit log.
+
+Tables are singular nouns. Personal data columns are listed in
+``auth.personal_data`` and a test keeps that list complete.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.db import Base, UTCDateTime, new_id, utcnow
+
+ROLES = ("professional", "customer", "coach", "observer")
+INVITE_ROLES = ("customer", "professional", "observer", "coach")
+
+
+def _id() -> Mapped[str]:
+    return mapped_column(String(32), primary_key=True, default=new_id)
+
+
+class Organisation(Base):
+    __tablename__ = "organisation"
+    id: Mapped[str] = _id()
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Person(Base):
+    """Anyone who uses Kumppani. Customers may use a pseudonym and give no contact data."""
+
+    __tablename__ = "person"
+    id: Mapped[str] = _id()
+    display_name: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    organisation_id: Mapped[str | None] = mapped_column(ForeignKey("organisation.id"))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    locale: Mapped[str] = mapped_column(String(10), default="fi")
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    erasure_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LocalAccount(Base):
+    """Username and argon2 password hash, for admins and organisations without an IdP."""
+
+    __tablename__ = "local_account"
+    person_id: Mapped[str] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdentityProvider(Base):
+    __tablename__ = "identity_provider"
+    id: Mapped[str] = _id()
+    name: Mapped[str] = mapped_column(String(200))
+    issuer: Mapped[str] = mapped_column(String(500), unique=True)
+    client_id: Mapped[str] = mapped_column(String(200))
+    client_secret: Mapped[str] = mapped_column(String(500))
+    organisation_id: Mapped[str | None] = mapped_column(ForeignKey("organisation.id"))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ExternalIdentity(Base):
+    """An OpenID Connect account, keyed by (issuer, subject): never linked by e-mail."""
+
+    __tablename__ = "external_identity"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+    id: Mapped[str] = _id()
+    person_id: Mapped[str] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Programme(Base):
+    __tablename__ = "programme"
+    id: Mapped[str] = _id()
+    name: Mapped[str] = mapped_column(String(200))
+    organisation_id: Mapped[str | None] = mapped_column(ForeignKey("organisation.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ProgrammeCoach(Base):
+    __tablename__ = "programme_coach"
+    programme_id: Mapped[str] = mapped_column(ForeignKey("programme.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Round(Base):
+    __tablename__ = "round"
+    id: Mapped[str] = _id()
+    programme_id: Mapped[str] = mapped_column(ForeignKey("programme.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    starts_on: Mapped[date | None] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+
+
+class ScheduledSession(Base):
+    """A session of a round's schedule: info session, site visit, workshop, coaching."""
+
+    __tablename__ = "scheduled_session"
+    __table_args__ = (CheckConstraint("kind in ('info', 'site_visit', 'workshop', 'coaching', 'other')", name="kind"),)
+    id: Mapped[str] = _id()
+    round_id: Mapped[str] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Team(Base):
+    """A development project of one organisation, in a round or standing alone."""
+
+    __tablename__ = "team"
+    __table_args__ = (
+        CheckConstraint(
+            "phase in ('current_state', 'customer_insight', 'synthesis', 'ideation_testing', 'service_model')",
+            name="phase",
+        ),
+    )
+    id: Mapped[str] = _id()
+    name: Mapped[str] = mapped_column(String(200))
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisation.id"), index=True)
+    round_id: Mapped[str | None] = mapped_column(ForeignKey("round.id"), index=True)
+    phase: Mapped[str] = mapped_column(String(30), default="current_state")
+    facilitators_named: Mapped[bool] = mapped_column(Boolean, default=False)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Membership(Base):
+    """A person in a team with a role. A customer always names a contact person."""
+
+    __tablename__ = "membership"
+    __table_args__ = (
+        UniqueConstraint("team_id", "person_id"),
+        CheckConstraint("role in ('professional', 'customer', 'coach', 'observer')", name="role"),
+        CheckConstraint("role <> 'customer' OR contact_person_id IS NOT NULL", name="customer_has_contact"),
+    )
+    id: Mapped[str] = _id()
+    team_id: Mapped[str] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    contact_person_id: Mapped[str | None] = mapped_column(ForeignKey("person.id"))
+    is_facilitator: Mapped[bool] = mapped_column(Boolean, default=False)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PeerRoom(Base):
+    """A customers-only room. No professional, coach or admin may read it."""
+
+    __tablename__ = "peer_room"
+    id: Mapped[str] = _id()
+    team_id: Mapped[str | None] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"), index=True)
+    round_id: Mapped[str | None] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PeerRoomMember(Base):
+    __tablename__ = "peer_room_member"
+    room_id: Mapped[str] = mapped_column(ForeignKey("peer_room.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
+    is_facilitator: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Invite(Base):
+    """An invite link. Only the SHA-256 of its token is stored."""
+
+    __tablename__ = "invite"
+    __table_args__ = (
+        CheckConstraint("role in ('professional', 'customer', 'coach', 'observer')", name="role"),
+        CheckConstraint("role <> 'customer' OR contact_person_id IS NOT NULL", name="customer_has_contact"),
+    )
+    id: Mapped[str] = _id()
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    contact_person_id: Mapped[str | None] = mapped_column(ForeignKey("person.id"))
+    created_by_id: Mapped[str | None] = mapped_column(ForeignKey("person.id"))
+    max_uses: Mapped[int] = mapped_column(Integer, default=1)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuthSession(Base):
+    """A server-side session; the cookie holds only a random id whose hash is stored."""
+
+    __tablename__ = "auth_session"
+    id: Mapped[str] = _id()
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+
+
+class ConsentText(Base):
+    """A versioned participation agreement or optional-consent text."""
+
+    __tablename__ = "consent_text"
+    __table_args__ = (UniqueConstraint("purpose", "scope_id", "version", "locale"),)
+    id: Mapped[str] = _id()
+    purpose: Mapped[str] = mapped_column(String(40))
+    scope_id: Mapped[str | None] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer)
+    locale: Mapped[str] = mapped_column(String(10))
+    plain_text: Mapped[str] = mapped_column(Text)
+    full_text: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConsentRecord(Base):
+    """Append-only: a given or withdrawn consent is a new row, never an update."""
+
+    __tablename__ = "consent_record"
+    id: Mapped[str] = _id()
+    person_id: Mapped[str] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(40))
+    text_id: Mapped[str] = mapped_column(ForeignKey("consent_text.id"))
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(10))
+    given: Mapped[bool] = mapped_column(Boolean)
+    method: Mapped[str] = mapped_column(String(20), default="self")
+    actor_id: Mapped[str | None] = mapped_column(ForeignKey("person.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ProgressUpdate(Base):
+    """A team's message to all its participants, past ones included, about what came of the work."""
+
+    __tablename__ = "progress_update"
+    id: Mapped[str] = _id()
+    team_id: Mapped[str] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[str | None] = mapped_column(ForeignKey("person.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str | None] = mapped_column(String(30))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who changed roles, invites, consents, exports and deletions. No content bodies."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_object", "object_type", "object_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_id: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(60))
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str | None] = mapped_column(String(32))
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

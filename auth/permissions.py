@@ -1,0 +1,125 @@
+"""What a person may do with a board, decided from rows read in the caller's transaction.
+
+Every route and every websocket operation asks here, so a person removed a
+second ago is refused now. No access at all means the board does not exist for
+that person: callers answer 404, never 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from auth.models import Membership, PeerRoomMember, Person, ProgrammeCoach, Round, Team
+
+
+@dataclass(frozen=True, slots=True)
+class BoardAccess:
+    role: str
+    read: bool = True
+    comment: bool = False
+    edit: bool = False
+    facilitate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BoardOwner:
+    """The columns of a board that decide who may use it."""
+
+    team_id: str | None
+    round_id: str | None
+    peer_room_id: str | None
+
+
+EDITOR_ROLES = ("professional", "customer")
+
+
+def _team_access(role: str, is_facilitator: bool, facilitators_named: bool) -> BoardAccess:
+    facilitates = is_facilitator or not facilitators_named
+    if role in EDITOR_ROLES:
+        return BoardAccess(role, comment=True, edit=True, facilitate=facilitates)
+    if role == "coach":
+        return BoardAccess(role, comment=True, facilitate=True)
+    return BoardAccess(role)
+
+
+async def _active(conn: AsyncConnection, person_ids: set[str]) -> set[str]:
+    rows = await conn.execute(
+        select(Person.id).where(Person.id.in_(person_ids), Person.disabled_at.is_(None), Person.erased_at.is_(None))
+    )
+    return {r[0] for r in rows}
+
+
+async def board_access(conn: AsyncConnection, owner: BoardOwner, person_ids: Iterable[str]) -> dict[str, BoardAccess]:
+    """Access of each person to a board; a person missing from the result has none."""
+    wanted = set(person_ids)
+    if not wanted:
+        return {}
+    wanted = await _active(conn, wanted)
+    if not wanted:
+        return {}
+    if owner.peer_room_id is not None:
+        return await _peer_room_access(conn, owner.peer_room_id, wanted)
+    if owner.team_id is not None:
+        return await _team_board_access(conn, owner.team_id, wanted)
+    if owner.round_id is not None:
+        return await _round_board_access(conn, owner.round_id, wanted)
+    return {}
+
+
+async def _peer_room_access(conn: AsyncConnection, room_id: str, wanted: set[str]) -> dict[str, BoardAccess]:
+    rows = await conn.execute(
+        select(PeerRoomMember.person_id, PeerRoomMember.is_facilitator).where(
+            PeerRoomMember.room_id == room_id, PeerRoomMember.person_id.in_(wanted)
+        )
+    )
+    return {pid: BoardAccess("peer", comment=True, edit=True, facilitate=bool(fac)) for pid, fac in rows}
+
+
+async def _team_board_access(conn: AsyncConnection, team_id: str, wanted: set[str]) -> dict[str, BoardAccess]:
+    team = (await conn.execute(select(Team.round_id, Team.facilitators_named).where(Team.id == team_id))).first()
+    if team is None:
+        return {}
+    round_id, facilitators_named = team
+    rows = await conn.execute(
+        select(Membership.person_id, Membership.role, Membership.is_facilitator).where(
+            Membership.team_id == team_id, Membership.person_id.in_(wanted)
+        )
+    )
+    result = {pid: _team_access(role, bool(fac), bool(facilitators_named)) for pid, role, fac in rows}
+    remaining = wanted - result.keys()
+    if remaining and round_id is not None:
+        for pid in await _programme_coaches(conn, round_id, remaining):
+            result[pid] = BoardAccess("coach", comment=True, facilitate=True)
+    return result
+
+
+async def _round_board_access(conn: AsyncConnection, round_id: str, wanted: set[str]) -> dict[str, BoardAccess]:
+    result: dict[str, BoardAccess] = {}
+    for pid in await _programme_coaches(conn, round_id, wanted):
+        result[pid] = BoardAccess("coach", comment=True, edit=True, facilitate=True)
+    remaining = wanted - result.keys()
+    if remaining:
+        rows = await conn.execute(
+            select(Membership.person_id, Membership.role)
+            .join(Team, Team.id == Membership.team_id)
+            .where(Team.round_id == round_id, Membership.person_id.in_(remaining))
+        )
+        for pid, role in rows:
+            access = BoardAccess(role, comment=role != "observer", edit=role in EDITOR_ROLES)
+            previous = result.get(pid)
+            if previous is None or (access.edit and not previous.edit):
+                result[pid] = access
+    return result
+
+
+async def _programme_coaches(conn: AsyncConnection, round_id: str, wanted: set[str]) -> set[str]:
+    rows = await conn.execute(
+        select(ProgrammeCoach.person_id)
+        .join(Round, Round.programme_id == ProgrammeCoach.programme_id)
+        .where(Round.id == round_id, ProgrammeCoach.person_id.in_(wanted))
+    )
+    return {r[0] for r in rows}

@@ -1,0 +1,289 @@
+"""A Python client of the board protocol, for tests, benchmarks and scripts.
+
+It keeps a replica of the board: a snapshot or the missed operations on
+connect, then every event in sequence order. A gap in sequence numbers makes it
+ask for the missing range; a ``resync`` makes it sync from its last sequence;
+operations not yet acknowledged are resent after a reconnect with the same op
+ids, so the server applies each exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import websockets
+
+from boards import protocol as p
+
+
+class ClientError(Exception):
+    def __init__(self, error: p.Error) -> None:
+        super().__init__(f"{error.code}: {error.message}")
+        self.error = error
+
+
+@dataclass
+class BoardReplica:
+    seq: int = 0
+    board: dict[str, Any] = field(default_factory=dict)
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)
+    votes_mine: dict[str, int] = field(default_factory=dict)
+    vote_totals: dict[str, int] = field(default_factory=dict)
+    reactions: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def load(self, snap: p.Snapshot) -> None:
+        self.seq = snap.seq
+        self.board = dict(snap.board)
+        self.items = {i["id"]: dict(i) for i in snap.items}
+        self.votes_mine = dict(snap.votes.get("mine", {}))
+        self.vote_totals = dict(snap.votes.get("totals", {}))
+        self.reactions = {(r["id"], r["person"], r["emoji"]) for r in snap.reactions}
+
+    def apply(self, event: p.Event) -> None:
+        data = event.data
+        kind = event.type
+        if kind in ("item.created", "item.restored"):
+            self.items[data["item"]["id"]] = dict(data["item"])
+        elif kind == "item.updated":
+            item = self.items.get(data["id"])
+            if item is not None:
+                fields = dict(item["fields"])
+                for name, value in data["fields"].items():
+                    if value is None:
+                        fields.pop(name, None)
+                    else:
+                        fields[name] = value
+                item.update(fields=fields, version=data["version"], seq=event.seq)
+        elif kind == "item.moved":
+            item = self.items.get(data["id"])
+            if item is not None:
+                item.update(
+                    stage=data["stage"], lane=data["lane"], order=data["order"], version=data["version"], seq=event.seq
+                )
+        elif kind == "item.deleted":
+            self.items.pop(data["id"], None)
+        elif kind == "vote.changed" and not data.get("hidden"):
+            self.vote_totals[data["id"]] = data["total"]
+        elif kind == "reaction.changed":
+            key = (data["id"], data["person"], data["emoji"])
+            if data["on"]:
+                self.reactions.add(key)
+            else:
+                self.reactions.discard(key)
+        self.seq = event.seq
+
+    def comparable(self) -> dict[str, Any]:
+        """The state two replicas of the same board must agree on."""
+        return {
+            "seq": self.seq,
+            "items": {
+                i: (d["type"], d["parent"], d["stage"], d["lane"], d["order"], d["fields"], d["version"])
+                for i, d in self.items.items()
+            },
+            "reactions": sorted(self.reactions),
+        }
+
+    def ordered(self, stage: str | None = None, lane: str | None = None) -> list[dict[str, Any]]:
+        cell = [i for i in self.items.values() if i["stage"] == stage and i["lane"] == lane and not i["parent"]]
+        return sorted(cell, key=lambda i: (i["order"], i["id"]))
+
+
+class BoardClient:
+    """Connect with :meth:`connect`; send with :meth:`send_op` or :meth:`call`."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        cookie: str | None = None,
+        origin: str | None = None,
+        on_event: Callable[[p.Event], None] | None = None,
+    ) -> None:
+        self.url = url
+        self.cookie = cookie
+        self.origin = origin
+        self.replica = BoardReplica()
+        self.on_event = on_event
+        self.welcome: p.Welcome | None = None
+        self.presence: dict[str, p.PresenceEntry] = {}
+        self.errors: list[p.Error] = []
+        self.closed_code: int | None = None
+        self._ws: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._pending: dict[str, tuple[p.AnyCommand, asyncio.Future[p.Ack]]] = {}
+        self._ids = itertools.count(1)
+        self._prefix = secrets.token_hex(4)
+        self._synced = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._gap_requested = False
+        self.received_events = 0
+        self._sync_task: asyncio.Future[None] | None = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def connect(self, *, resume: bool | None = None) -> None:
+        headers = []
+        if self.cookie:
+            headers.append(("Cookie", self.cookie))
+        self._synced.clear()
+        self._ws = await websockets.connect(
+            self.url,
+            additional_headers=headers,
+            origin=websockets.Origin(self.origin) if self.origin else None,
+            max_size=2**22,
+            compression=None,
+        )
+        self.closed_code = None
+        since = self.replica.seq if (resume if resume is not None else self.replica.seq > 0) else None
+        self._reader = asyncio.create_task(self._read())
+        try:
+            await self._ws.send(p.encode(p.Hello(v=p.PROTOCOL_VERSION, since=since)).decode())
+        except websockets.ConnectionClosed:
+            pass
+        synced = asyncio.ensure_future(self._synced.wait())
+        await asyncio.wait({synced, self._reader}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        if not synced.done():
+            synced.cancel()
+            await self.close()
+            raise ConnectionRefusedError(f"the server closed the connection with code {self.closed_code}")
+        # Whatever was sent but not acknowledged before is sent again with its op id.
+        for op_id, (command, _future) in list(self._pending.items()):
+            await self._ws.send(p.encode(p.Op(id=op_id, op=command)).decode())
+
+    async def close(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader is not None:
+            try:
+                await self._reader
+            except Exception:
+                pass
+
+    async def drop(self) -> None:
+        """Lose the connection abruptly, keeping unacknowledged operations for a resend."""
+        transport = getattr(self._ws, "transport", None)
+        if transport is not None:
+            transport.abort()
+        await self.close()
+
+    # ------------------------------------------------------------ sending
+
+    def new_op_id(self) -> str:
+        return f"{self._prefix}-{next(self._ids)}"
+
+    async def send_op(self, command: p.AnyCommand, op_id: str | None = None) -> asyncio.Future[p.Ack]:
+        op_id = op_id or self.new_op_id()
+        future: asyncio.Future[p.Ack] = asyncio.get_running_loop().create_future()
+        self._pending[op_id] = (command, future)
+        try:
+            await self._ws.send(p.encode(p.Op(id=op_id, op=command)).decode())
+        except websockets.ConnectionClosed:
+            pass  # resent on reconnect
+        return future
+
+    async def call(self, command: p.AnyCommand, timeout: float = 10) -> p.Ack:
+        future = await self.send_op(command)
+        return await asyncio.wait_for(future, timeout)
+
+    async def send_raw(self, data: str | bytes) -> None:
+        await self._ws.send(data)
+
+    async def set_editing(self, item_id: str | None) -> None:
+        await self._ws.send(p.encode(p.PresenceSet(editing=item_id)).decode())
+
+    @property
+    def unacknowledged(self) -> int:
+        return len(self._pending)
+
+    # ------------------------------------------------------------ waiting
+
+    async def wait_for(self, predicate: Callable[[BoardReplica], bool], timeout: float = 10) -> None:
+        async def _loop() -> None:
+            while not predicate(self.replica):
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(_loop(), timeout)
+
+    async def wait_seq(self, seq: int, timeout: float = 10) -> None:
+        await self.wait_for(lambda r: r.seq >= seq, timeout)
+
+    async def next_error(self, timeout: float = 5) -> p.Error:
+        count = len(self.errors)
+
+        async def _loop() -> None:
+            while len(self.errors) <= count:
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(_loop(), timeout)
+        return self.errors[count]
+
+    # ------------------------------------------------------------ receiving
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self._ws:
+                self._handle(p.decode_server(raw))
+                self._changed.set()
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            if self._ws is not None and self._ws.close_code is not None:
+                self.closed_code = self._ws.close_code
+            self._changed.set()
+
+    @property
+    def connected(self) -> bool:
+        return self._reader is not None and not self._reader.done()
+
+    def _handle(self, message: p.ServerMessage) -> None:
+        if isinstance(message, p.Ops):
+            for event in message.ops:
+                if event.seq <= self.replica.seq:
+                    continue  # already have it
+                if event.seq > self.replica.seq + 1:
+                    self._request_gap()
+                    return
+                self.replica.apply(event)
+                self.received_events += 1
+                if self.on_event is not None:
+                    self.on_event(event)
+        elif isinstance(message, p.Snapshot):
+            self.replica.load(message)
+        elif isinstance(message, p.Synced):
+            self._gap_requested = False
+            self._synced.set()
+        elif isinstance(message, p.Ack):
+            entry = self._pending.pop(message.op, None)
+            if entry is not None and not entry[1].done():
+                entry[1].set_result(message)
+        elif isinstance(message, p.Error):
+            self.errors.append(message)
+            entry = self._pending.pop(message.op, None) if message.op else None
+            if entry is not None and not entry[1].done():
+                entry[1].set_exception(ClientError(message))
+        elif isinstance(message, p.Welcome):
+            self.welcome = message
+        elif isinstance(message, p.Presence):
+            self.presence = {e.person: e for e in message.people}
+        elif isinstance(message, p.PresenceChanged):
+            if message.state == "left":
+                self.presence.pop(message.person, None)
+            else:
+                self.presence[message.person] = p.PresenceEntry(
+                    person=message.person, name=message.name, role=message.role, editing=message.editing
+                )
+        elif isinstance(message, p.Resync):
+            self._request_gap()
+
+    def _request_gap(self) -> None:
+        if self._gap_requested:
+            return
+        self._gap_requested = True
+        self._sync_task = asyncio.ensure_future(self._ws.send(p.encode(p.Sync(since=self.replica.seq)).decode()))

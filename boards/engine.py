@@ -1,0 +1,807 @@
+"""Applying operations to a board: validate, authorise, sequence, persist, in one transaction.
+
+:func:`apply_batch` takes the operations that arrived for one board while the
+previous batch was being written, and in one transaction:
+
+1. locks the board row (the first statement is a write, so SQLite takes its
+   write lock at once and PostgreSQL serialises writers of the same board across
+   processes);
+2. reads the actors' access to the board from the membership tables;
+3. recognises resent operations by their client op id and acknowledges them
+   again without applying them twice;
+4. validates and applies every operation in arrival order against the item
+   rows, giving each accepted one the board's next sequence number;
+5. writes item rows, votes, reactions and the operation log, and commits.
+
+Only then does the caller acknowledge and publish. A rejected operation gets an
+error and changes nothing; the others in the batch are unaffected.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from auth.permissions import BoardAccess, BoardOwner, board_access
+from boards import protocol as p
+from boards.itemtypes import ITEM_TYPES, FieldError, validate_fields
+from boards.models import Board, Item, Operation, Reaction, Vote
+from boards.ordering import key_between
+from server.db import utcnow
+
+MAX_REACTION_KINDS = 12
+
+
+class Rejected(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(slots=True)
+class Submission:
+    actor: str
+    op_id: str
+    command: p.AnyCommand
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What to tell the sender: an ack (with the event, if new) or an error."""
+
+    op_id: str
+    seq: int = 0
+    duplicate: bool = False
+    replaced: list[p.Replaced] = field(default_factory=list)
+    error: p.Error | None = None
+    event: p.Event | None = None
+
+
+@dataclass(slots=True)
+class Limits:
+    max_items: int = 5000
+    max_text: int = 4000
+
+
+@dataclass(slots=True)
+class ItemState:
+    id: str
+    board_id: str
+    type: str
+    parent_id: str | None
+    stage_id: str | None
+    lane_id: str | None
+    order_key: str
+    fields: dict[str, Any]
+    field_meta: dict[str, Any]
+    author_id: str | None
+    version: int
+    created_seq: int
+    updated_seq: int
+    deleted_seq: int | None
+    is_new: bool = False
+    dirty: bool = False
+
+    def to_wire(self) -> dict[str, Any]:
+        return item_to_wire(self)
+
+
+def item_to_wire(item: Any) -> dict[str, Any]:
+    """The item as clients see it (the same shape in snapshots and events)."""
+    return {
+        "id": item.id,
+        "type": item.type,
+        "parent": item.parent_id,
+        "stage": item.stage_id,
+        "lane": item.lane_id,
+        "order": item.order_key,
+        "fields": item.fields,
+        "author": item.author_id,
+        "version": item.version,
+        "seq": item.updated_seq,
+        "deleted": item.deleted_seq is not None,
+    }
+
+
+_ITEM_COLUMNS = [c for c in Item.__table__.columns if c.name not in ("created_at", "updated_at")]
+
+
+class _Batch:
+    """The in-memory working state of one transaction."""
+
+    def __init__(self, conn: AsyncConnection, board: Any, limits: Limits, now: datetime) -> None:
+        self.conn = conn
+        self.board = board
+        self.board_id: str = board.id
+        self.seq: int = board.seq
+        self.item_count: int = board.item_count
+        self.limits = limits
+        self.now = now
+        self.at = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        self.items: dict[str, ItemState | None] = {}
+        self.vote_changes: dict[tuple[str, str], int] = {}
+        self.votes: dict[tuple[str, str], int] = {}
+        self.votes_total: dict[str, int] = {}
+        self.person_votes: dict[str, int] = {}
+        self.reaction_changes: dict[tuple[str, str, str], bool] = {}
+        self.reactions: dict[tuple[str, str, str], bool] = {}
+        self.operations: list[dict[str, Any]] = []
+        self.operation_index: dict[int, dict[str, Any]] = {}
+
+    # -------------------------------------------------------------- loading
+
+    async def load_items(self, ids: set[str]) -> None:
+        wanted = [i for i in ids if i not in self.items]
+        if not wanted:
+            return
+        rows = await self.conn.execute(select(*_ITEM_COLUMNS).where(Item.id.in_(wanted)))
+        for row in rows:
+            self.items[row.id] = ItemState(**row._mapping)
+        for missing in wanted:
+            self.items.setdefault(missing, None)
+
+    def item(self, item_id: str | None, *, allow_deleted: bool = False) -> ItemState:
+        state = self.items.get(item_id) if item_id else None
+        if state is None:
+            raise Rejected(p.ErrorCode.NOT_FOUND, "That item does not exist.")
+        if state.board_id != self.board_id:
+            raise Rejected(p.ErrorCode.WRONG_BOARD, "That item is on another board.")
+        if state.deleted_seq is not None and not allow_deleted:
+            raise Rejected(p.ErrorCode.DELETED, "That item has been deleted.")
+        return state
+
+    async def cell_neighbours(
+        self,
+        stage: str | None,
+        lane: str | None,
+        parent: str | None,
+        after: ItemState | None,
+        before: ItemState | None,
+        moving: str | None,
+    ) -> tuple[str | None, str | None]:
+        """Keys to place between. Items created earlier in this batch are considered too."""
+        low = after.order_key if after else None
+        high = before.order_key if before else None
+        if after is None and before is None:
+            high = None
+            low = await self._cell_extreme(stage, lane, parent, moving, last=True)
+        elif after is not None and before is None:
+            high = await self._next_key(stage, lane, parent, after.order_key, moving)
+        elif before is not None and after is None:
+            low = await self._previous_key(stage, lane, parent, before.order_key, moving)
+        return low, high
+
+    def _cell_filter(self, stage: str | None, lane: str | None, parent: str | None, moving: str | None) -> Any:
+        clauses = [
+            Item.board_id == self.board_id,
+            Item.deleted_seq.is_(None),
+            Item.stage_id.is_(None) if stage is None else Item.stage_id == stage,
+            Item.lane_id.is_(None) if lane is None else Item.lane_id == lane,
+            Item.parent_id.is_(None) if parent is None else Item.parent_id == parent,
+        ]
+        if moving is not None:
+            clauses.append(Item.id != moving)
+        return and_(*clauses)
+
+    def _pending_in_cell(
+        self, stage: str | None, lane: str | None, parent: str | None, moving: str | None
+    ) -> list[str]:
+        return [
+            s.order_key
+            for s in self.items.values()
+            if s is not None
+            and s.dirty
+            and s.board_id == self.board_id
+            and s.deleted_seq is None
+            and s.stage_id == stage
+            and s.lane_id == lane
+            and s.parent_id == parent
+            and s.id != moving
+        ]
+
+    async def _cell_extreme(
+        self, stage: str | None, lane: str | None, parent: str | None, moving: str | None, *, last: bool
+    ) -> str | None:
+        agg = func.max(Item.order_key) if last else func.min(Item.order_key)
+        stored = (await self.conn.execute(select(agg).where(self._cell_filter(stage, lane, parent, moving)))).scalar()
+        keys = [k for k in [stored, *self._pending_in_cell(stage, lane, parent, moving)] if k]
+        if not keys:
+            return None
+        return max(keys) if last else min(keys)
+
+    async def _next_key(
+        self, stage: str | None, lane: str | None, parent: str | None, key: str, moving: str | None
+    ) -> str | None:
+        stored = (
+            await self.conn.execute(
+                select(func.min(Item.order_key)).where(
+                    self._cell_filter(stage, lane, parent, moving), Item.order_key > key
+                )
+            )
+        ).scalar()
+        keys = [k for k in [stored, *self._pending_in_cell(stage, lane, parent, moving)] if k and k > key]
+        return min(keys) if keys else None
+
+    async def _previous_key(
+        self, stage: str | None, lane: str | None, parent: str | None, key: str, moving: str | None
+    ) -> str | None:
+        stored = (
+            await self.conn.execute(
+                select(func.max(Item.order_key)).where(
+                    self._cell_filter(stage, lane, parent, moving), Item.order_key < key
+                )
+            )
+        ).scalar()
+        keys = [k for k in [stored, *self._pending_in_cell(stage, lane, parent, moving)] if k and k < key]
+        return max(keys) if keys else None
+
+    # -------------------------------------------------------------- recording
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def record(
+        self,
+        sub: Submission,
+        seq: int,
+        event_type: str,
+        item_id: str | None,
+        data: dict[str, Any],
+        inverse: dict[str, Any] | None,
+    ) -> p.Event:
+        row = {
+            "board_id": self.board_id,
+            "seq": seq,
+            "op_id": sub.op_id,
+            "actor_id": sub.actor,
+            "type": event_type,
+            "item_id": item_id,
+            "data": data,
+            "inverse": inverse,
+            "created_at": self.now,
+        }
+        self.operations.append(row)
+        self.operation_index[seq] = row
+        return p.Event(seq=seq, type=event_type, actor=sub.actor, op=sub.op_id, at=self.at, data=data)
+
+    # -------------------------------------------------------------- writing
+
+    async def flush(self) -> None:
+        new_items = [s for s in self.items.values() if s is not None and s.is_new]
+        changed = [s for s in self.items.values() if s is not None and s.dirty and not s.is_new]
+        if new_items:
+            await self.conn.execute(
+                insert(Item), [{**_state_row(s), "created_at": self.now, "updated_at": self.now} for s in new_items]
+            )
+        for s in changed:
+            await self.conn.execute(update(Item).where(Item.id == s.id).values(**_state_row(s), updated_at=self.now))
+        for (item_id, person), count in self.vote_changes.items():
+            await self.conn.execute(delete(Vote).where(Vote.item_id == item_id, Vote.person_id == person))
+            if count > 0:
+                await self.conn.execute(
+                    insert(Vote).values(item_id=item_id, person_id=person, board_id=self.board_id, count=count)
+                )
+        for (item_id, person, emoji), on in self.reaction_changes.items():
+            await self.conn.execute(
+                delete(Reaction).where(
+                    Reaction.item_id == item_id, Reaction.person_id == person, Reaction.emoji == emoji
+                )
+            )
+            if on:
+                await self.conn.execute(
+                    insert(Reaction).values(item_id=item_id, person_id=person, emoji=emoji, board_id=self.board_id)
+                )
+        if self.operations:
+            await self.conn.execute(insert(Operation), self.operations)
+            await self.conn.execute(
+                update(Board).where(Board.id == self.board_id).values(seq=self.seq, item_count=self.item_count)
+            )
+
+
+def _state_row(s: ItemState) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "board_id": s.board_id,
+        "type": s.type,
+        "parent_id": s.parent_id,
+        "stage_id": s.stage_id,
+        "lane_id": s.lane_id,
+        "order_key": s.order_key,
+        "fields": s.fields,
+        "field_meta": s.field_meta,
+        "author_id": s.author_id,
+        "version": s.version,
+        "created_seq": s.created_seq,
+        "updated_seq": s.updated_seq,
+        "deleted_seq": s.deleted_seq,
+    }
+
+
+# ------------------------------------------------------------------ the handlers
+
+
+def _referenced_ids(command: p.AnyCommand) -> set[str]:
+    ids: set[str] = set()
+    for name in ("id", "stage", "lane", "parent", "after", "before"):
+        value = getattr(command, name, None)
+        if isinstance(value, str):
+            ids.add(value)
+    return ids
+
+
+def _needs(access: BoardAccess, command: p.AnyCommand, batch: _Batch) -> None:
+    if isinstance(command, (p.ReactionAdd, p.ReactionRemove)):
+        allowed = access.comment
+    elif isinstance(command, p.ItemCreate) and command.item_type == "comment":
+        allowed = access.comment
+    elif isinstance(command, (p.ItemUpdate, p.ItemDelete, p.ItemRestore)):
+        target = batch.items.get(command.id)
+        is_own_comment = target is not None and target.type == "comment" and target.author_id is not None
+        allowed = access.edit or (access.comment and is_own_comment)
+    else:
+        allowed = access.edit
+    if not allowed:
+        raise Rejected(p.ErrorCode.FORBIDDEN, "You can read this board but not change it.")
+
+
+async def _place(
+    batch: _Batch, item_type: str, stage_id: str | None, lane_id: str | None, parent_id: str | None
+) -> None:
+    spec = ITEM_TYPES[item_type]
+    if spec.placement == "board":
+        if stage_id or lane_id or parent_id:
+            raise Rejected(p.ErrorCode.BAD_PLACE, f"A {item_type} belongs to the board itself, not in a cell.")
+        return
+    if spec.placement == "child":
+        if parent_id is None:
+            raise Rejected(p.ErrorCode.BAD_PLACE, f"A {item_type} needs a parent item.")
+        parent = batch.item(parent_id)
+        if parent.type not in spec.parents:
+            raise Rejected(p.ErrorCode.BAD_PLACE, f"A {item_type} cannot be added to a {parent.type}.")
+        if stage_id or lane_id:
+            raise Rejected(p.ErrorCode.BAD_PLACE, f"A {item_type} sits under its parent, not in a cell.")
+        return
+    if parent_id is not None:
+        raise Rejected(p.ErrorCode.BAD_PLACE, f"A {item_type} cannot have a parent.")
+    if stage_id is not None:
+        stage = batch.item(stage_id)
+        if stage.type not in ("stage", "theme", "picture"):
+            raise Rejected(p.ErrorCode.BAD_PLACE, "The stage must be a stage, theme or picture of this board.")
+    if lane_id is not None and batch.item(lane_id).type != "lane":
+        raise Rejected(p.ErrorCode.BAD_PLACE, "The lane must be a lane of this board.")
+
+
+def _neighbour(
+    batch: _Batch, item_id: str | None, stage: str | None, lane: str | None, parent: str | None
+) -> ItemState | None:
+    """A neighbour the client named, if it is still in that cell (else it is ignored)."""
+    if item_id is None:
+        return None
+    state = batch.items.get(item_id)
+    if (
+        state is None
+        or state.board_id != batch.board_id
+        or state.deleted_seq is not None
+        or state.stage_id != stage
+        or state.lane_id != lane
+        or state.parent_id != parent
+    ):
+        return None
+    return state
+
+
+async def _create(batch: _Batch, sub: Submission, cmd: p.ItemCreate) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+    spec = ITEM_TYPES.get(cmd.item_type)
+    if spec is None:
+        raise Rejected(p.ErrorCode.BAD_FIELD, f"Unknown item type {cmd.item_type!r}.")
+    if batch.items.get(cmd.id) is not None:
+        raise Rejected(p.ErrorCode.ID_TAKEN, "An item with that id exists already.")
+    if batch.item_count >= batch.limits.max_items:
+        raise Rejected(p.ErrorCode.BOARD_FULL, f"The board is full: at most {batch.limits.max_items} items.")
+    values = {**spec.defaults, **_validated(spec.name, cmd.fields, batch)}
+    for required in spec.required:
+        if not values.get(required):
+            raise Rejected(p.ErrorCode.MISSING_FIELD, f"The field {required} cannot be empty.")
+    await _place(batch, cmd.item_type, cmd.stage, cmd.lane, cmd.parent)
+    after = _neighbour(batch, cmd.after, cmd.stage, cmd.lane, cmd.parent)
+    before = _neighbour(batch, cmd.before, cmd.stage, cmd.lane, cmd.parent)
+    low, high = await batch.cell_neighbours(cmd.stage, cmd.lane, cmd.parent, after, before, None)
+    seq = batch.next_seq()
+    state = ItemState(
+        id=cmd.id,
+        board_id=batch.board_id,
+        type=cmd.item_type,
+        parent_id=cmd.parent,
+        stage_id=cmd.stage,
+        lane_id=cmd.lane,
+        order_key=key_between(low, high),
+        fields=values,
+        field_meta={name: [seq, sub.actor] for name in values},
+        author_id=sub.actor,
+        version=1,
+        created_seq=seq,
+        updated_seq=seq,
+        deleted_seq=None,
+        is_new=True,
+        dirty=True,
+    )
+    batch.items[cmd.id] = state
+    batch.item_count += 1
+    return "item.created", cmd.id, {"item": state.to_wire()}, {"kind": "delete", "id": cmd.id}
+
+
+def _validated(type_name: str, values: dict[str, Any], batch: _Batch) -> dict[str, Any]:
+    try:
+        return validate_fields(ITEM_TYPES[type_name], values, max_text=batch.limits.max_text)
+    except FieldError as exc:
+        raise Rejected(exc.code, str(exc)) from None
+
+
+def _update(
+    batch: _Batch, sub: Submission, item_id: str, values: dict[str, Any], base: int | None, replaced: list[p.Replaced]
+) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+    state = batch.item(item_id)
+    clean = _validated(state.type, values, batch)
+    if not clean:
+        raise Rejected(p.ErrorCode.BAD_MESSAGE, "Nothing to change: give at least one field.")
+    seq = batch.next_seq()
+    previous = {name: state.fields.get(name) for name in clean}
+    fields = dict(state.fields)
+    meta = dict(state.field_meta)
+    for name, value in clean.items():
+        last = meta.get(name)
+        if base is not None and last and last[0] > base and last[1] != sub.actor:
+            replaced.append(p.Replaced(field=name, by=last[1], seq=last[0]))
+        if value is None:
+            fields.pop(name, None)
+        else:
+            fields[name] = value
+        meta[name] = [seq, sub.actor]
+    state.fields, state.field_meta = fields, meta
+    state.version += 1
+    state.updated_seq = seq
+    state.dirty = True
+    data = {"id": item_id, "fields": clean, "version": state.version}
+    return "item.updated", item_id, data, {"kind": "update", "id": item_id, "fields": previous}
+
+
+async def _move(batch: _Batch, sub: Submission, cmd: p.ItemMove) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+    state = batch.item(cmd.id)
+    spec = ITEM_TYPES[state.type]
+    stage, lane = (cmd.stage, cmd.lane) if spec.placement == "cell" else (None, None)
+    if spec.placement == "cell":
+        await _place(batch, state.type, stage, lane, None)
+    after = _neighbour(batch, cmd.after, stage, lane, state.parent_id)
+    before = _neighbour(batch, cmd.before, stage, lane, state.parent_id)
+    if cmd.id in (cmd.after, cmd.before):
+        raise Rejected(p.ErrorCode.BAD_PLACE, "An item cannot be placed next to itself.")
+    low, high = await batch.cell_neighbours(stage, lane, state.parent_id, after, before, cmd.id)
+    return _set_position(batch, state, stage, lane, key_between(low, high))
+
+
+def _set_position(
+    batch: _Batch, state: ItemState, stage: str | None, lane: str | None, order_key: str
+) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+    inverse = {
+        "kind": "position",
+        "id": state.id,
+        "stage": state.stage_id,
+        "lane": state.lane_id,
+        "order": state.order_key,
+    }
+    seq = batch.next_seq()
+    state.stage_id, state.lane_id, state.order_key = stage, lane, order_key
+    state.version += 1
+    state.updated_seq = seq
+    state.dirty = True
+    data = {"id": state.id, "stage": stage, "lane": lane, "order": order_key, "version": state.version}
+    return "item.moved", state.id, data, inverse
+
+
+def _delete(batch: _Batch, item_id: str) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+    state = batch.item(item_id)
+    seq = batch.next_seq()
+    state.deleted_seq = seq
+    state.version += 1
+    state.updated_seq = seq
+    state.dirty = True
+    batch.item_count -= 1
+    return "item.deleted", item_id, {"id": item_id, "version": state.version}, {"kind": "restore", "id": item_id}
+
+
+def _restore(batch: _Batch, item_id: str) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+    state = batch.item(item_id, allow_deleted=True)
+    if state.deleted_seq is None:
+        raise Rejected(p.ErrorCode.BAD_MESSAGE, "That item is not deleted.")
+    if batch.item_count >= batch.limits.max_items:
+        raise Rejected(p.ErrorCode.BOARD_FULL, f"The board is full: at most {batch.limits.max_items} items.")
+    seq = batch.next_seq()
+    state.deleted_seq = None
+    state.version += 1
+    state.updated_seq = seq
+    state.dirty = True
+    batch.item_count += 1
+    return "item.restored", item_id, {"item": state.to_wire()}, {"kind": "delete", "id": item_id}
+
+
+async def _load_votes(batch: _Batch, item_id: str, person: str) -> None:
+    if (item_id, person) in batch.votes:
+        return
+    rows = (
+        await batch.conn.execute(
+            select(Vote.item_id, Vote.person_id, Vote.count).where(
+                Vote.board_id == batch.board_id,
+                (Vote.item_id == item_id) | (Vote.person_id == person),
+            )
+        )
+    ).all()
+    batch.votes[(item_id, person)] = 0
+    if item_id not in batch.votes_total:
+        batch.votes_total[item_id] = sum(c for i, _, c in rows if i == item_id)
+    if person not in batch.person_votes:
+        batch.person_votes[person] = sum(c for _, who, c in rows if who == person)
+    for i, who, c in rows:
+        if i == item_id and who == person:
+            batch.votes[(item_id, person)] = c
+
+
+async def _vote(
+    batch: _Batch, sub: Submission, item_id: str, delta: int
+) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+    state = batch.item(item_id)
+    if state.type in ("stage", "lane", "comment"):
+        raise Rejected(p.ErrorCode.BAD_PLACE, f"A {state.type} cannot be voted on.")
+    await _load_votes(batch, item_id, sub.actor)
+    mine = batch.votes[(item_id, sub.actor)]
+    if delta > 0 and batch.person_votes[sub.actor] >= batch.board.vote_budget:
+        raise Rejected(p.ErrorCode.VOTE_BUDGET, f"You have used all your {batch.board.vote_budget} votes.")
+    if delta < 0 and mine == 0:
+        raise Rejected(p.ErrorCode.BAD_MESSAGE, "You have no vote on that item.")
+    batch.next_seq()
+    mine += delta
+    batch.votes[(item_id, sub.actor)] = mine
+    batch.vote_changes[(item_id, sub.actor)] = mine
+    batch.person_votes[sub.actor] += delta
+    batch.votes_total[item_id] += delta
+    if batch.board.votes_revealed:
+        data: dict[str, Any] = {"id": item_id, "person": sub.actor, "count": mine, "total": batch.votes_total[item_id]}
+    else:
+        # Hidden until the facilitator reveals: others learn only that something changed.
+        data = {"id": item_id, "hidden": True}
+    inverse = {"kind": "vote", "id": item_id, "delta": -delta}
+    return "vote.changed", item_id, data, inverse
+
+
+async def _react(
+    batch: _Batch, sub: Submission, item_id: str, emoji: str, on: bool
+) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+    batch.item(item_id)
+    key = (item_id, sub.actor, emoji)
+    if key not in batch.reactions:
+        rows = (
+            (
+                await batch.conn.execute(
+                    select(Reaction.emoji).where(Reaction.item_id == item_id, Reaction.person_id == sub.actor)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for existing in rows:
+            batch.reactions.setdefault((item_id, sub.actor, existing), True)
+        batch.reactions.setdefault(key, False)
+    if batch.reactions[key] == on:
+        raise Rejected(
+            p.ErrorCode.BAD_MESSAGE, "That reaction is already there." if on else "There is no such reaction."
+        )
+    if (
+        on
+        and sum(1 for (i, who, _), v in batch.reactions.items() if i == item_id and who == sub.actor and v)
+        >= MAX_REACTION_KINDS
+    ):
+        raise Rejected(p.ErrorCode.BAD_MESSAGE, "Too many reactions on one item.")
+    batch.next_seq()
+    batch.reactions[key] = on
+    batch.reaction_changes[key] = on
+    data = {"id": item_id, "person": sub.actor, "emoji": emoji, "on": on}
+    return "reaction.changed", item_id, data, {"kind": "react", "id": item_id, "emoji": emoji, "on": not on}
+
+
+async def _load_operation(batch: _Batch, seq: int) -> dict[str, Any] | None:
+    if seq in batch.operation_index:
+        return batch.operation_index[seq]
+    row = (
+        await batch.conn.execute(
+            select(Operation.seq, Operation.actor_id, Operation.type, Operation.data, Operation.inverse).where(
+                Operation.board_id == batch.board_id, Operation.seq == seq
+            )
+        )
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+async def _revert(
+    batch: _Batch, sub: Submission, seq: int, *, redo: bool, replaced: list[p.Replaced]
+) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+    """Undo applies the stored inverse of one's own operation; redo undoes one's own undo."""
+    target = await _load_operation(batch, seq)
+    if target is None:
+        raise Rejected(p.ErrorCode.NOT_FOUND, "There is no such operation to undo.")
+    if target["actor_id"] != sub.actor:
+        raise Rejected(p.ErrorCode.NOT_YOURS, "You can only undo your own changes.")
+    is_undo = bool(target["data"].get("undo_of")) and not target["data"].get("redo")
+    if redo and not is_undo:
+        raise Rejected(p.ErrorCode.CANNOT_UNDO, "Only an undo can be redone.")
+    inverse = target["inverse"]
+    if not inverse:
+        raise Rejected(p.ErrorCode.CANNOT_UNDO, "That change cannot be undone.")
+    kind = inverse["kind"]
+    await batch.load_items({inverse["id"]})
+    if kind == "delete":
+        result = _delete(batch, inverse["id"])
+    elif kind == "restore":
+        result = _restore(batch, inverse["id"])
+    elif kind == "update":
+        result = _update(batch, sub, inverse["id"], inverse["fields"], None, replaced)
+    elif kind == "position":
+        state = batch.item(inverse["id"])
+        result = _set_position(batch, state, inverse["stage"], inverse["lane"], inverse["order"])
+    elif kind == "vote":
+        result = await _vote(batch, sub, inverse["id"], inverse["delta"])
+    elif kind == "react":
+        result = await _react(batch, sub, inverse["id"], inverse["emoji"], inverse["on"])
+    else:  # pragma: no cover - every stored inverse kind is listed above
+        raise Rejected(p.ErrorCode.CANNOT_UNDO, "That change cannot be undone.")
+    event_type, item_id, data, new_inverse = result
+    data = {**data, "undo_of": seq}
+    if redo:
+        data["redo"] = True
+    return event_type, item_id, data, new_inverse
+
+
+async def _apply(
+    batch: _Batch, sub: Submission, cmd: p.AnyCommand, replaced: list[p.Replaced]
+) -> tuple[str, str | None, dict[str, Any], dict[str, Any] | None]:
+    if isinstance(cmd, p.ItemCreate):
+        return await _create(batch, sub, cmd)
+    if isinstance(cmd, p.ItemUpdate):
+        return _update(batch, sub, cmd.id, cmd.fields, cmd.base, replaced)
+    if isinstance(cmd, p.ItemMove):
+        return await _move(batch, sub, cmd)
+    if isinstance(cmd, p.ItemDelete):
+        return _delete(batch, cmd.id)
+    if isinstance(cmd, p.ItemRestore):
+        return _restore(batch, cmd.id)
+    if isinstance(cmd, p.VoteAdd):
+        return await _vote(batch, sub, cmd.id, +1)
+    if isinstance(cmd, p.VoteRemove):
+        return await _vote(batch, sub, cmd.id, -1)
+    if isinstance(cmd, p.ReactionAdd):
+        return await _react(batch, sub, cmd.id, cmd.emoji, True)
+    if isinstance(cmd, p.ReactionRemove):
+        return await _react(batch, sub, cmd.id, cmd.emoji, False)
+    if isinstance(cmd, p.Undo):
+        return await _revert(batch, sub, cmd.seq, redo=False, replaced=replaced)
+    if isinstance(cmd, p.Redo):
+        return await _revert(batch, sub, cmd.seq, redo=True, replaced=replaced)
+    raise Rejected(p.ErrorCode.UNKNOWN_TYPE, "Unknown operation.")  # pragma: no cover
+
+
+def _snapshot_state(batch: _Batch) -> tuple[Any, ...]:
+    return (
+        {k: (copy.copy(v) if v is not None else None) for k, v in batch.items.items()},
+        batch.seq,
+        batch.item_count,
+        dict(batch.votes),
+        dict(batch.vote_changes),
+        dict(batch.votes_total),
+        dict(batch.person_votes),
+        dict(batch.reactions),
+        dict(batch.reaction_changes),
+    )
+
+
+def _restore_state(batch: _Batch, saved: tuple[Any, ...]) -> None:
+    (
+        batch.items,
+        batch.seq,
+        batch.item_count,
+        batch.votes,
+        batch.vote_changes,
+        batch.votes_total,
+        batch.person_votes,
+        batch.reactions,
+        batch.reaction_changes,
+    ) = saved
+
+
+_BOARD_LOCK_COLUMNS = (
+    Board.id,
+    Board.seq,
+    Board.item_count,
+    Board.locked,
+    Board.archived_at,
+    Board.vote_budget,
+    Board.votes_revealed,
+    Board.team_id,
+    Board.round_id,
+    Board.peer_room_id,
+)
+
+
+async def apply_batch(
+    conn: AsyncConnection, board_id: str, submissions: Sequence[Submission], limits: Limits
+) -> list[Outcome]:
+    """Apply submissions in order inside the caller's transaction; the caller commits."""
+    now = utcnow()
+    board = (
+        await conn.execute(
+            update(Board).where(Board.id == board_id).values(seq=Board.seq).returning(*_BOARD_LOCK_COLUMNS)
+        )
+    ).first()
+    if board is None:
+        return [
+            Outcome(s.op_id, error=p.Error(p.ErrorCode.NOT_FOUND, "The board does not exist.", s.op_id))
+            for s in submissions
+        ]
+    access = await board_access(
+        conn, BoardOwner(board.team_id, board.round_id, board.peer_room_id), {s.actor for s in submissions}
+    )
+    seen = await _previous_seqs(conn, board_id, submissions)
+    batch = _Batch(conn, board, limits, now)
+    ids: set[str] = set()
+    for sub in submissions:
+        ids |= _referenced_ids(sub.command)
+    await batch.load_items(ids)
+
+    outcomes: list[Outcome] = []
+    in_batch: dict[tuple[str, str], int] = {}
+    for sub in submissions:
+        previous = seen.get((sub.actor, sub.op_id)) or in_batch.get((sub.actor, sub.op_id))
+        if previous is not None:
+            outcomes.append(Outcome(sub.op_id, seq=previous, duplicate=True))
+            continue
+        replaced: list[p.Replaced] = []
+        saved = _snapshot_state(batch)
+        try:
+            who = access.get(sub.actor)
+            if who is None:
+                raise Rejected(p.ErrorCode.FORBIDDEN, "You are no longer a member of this board.")
+            _needs(who, sub.command, batch)
+            if board.locked or board.archived_at is not None:
+                raise Rejected(p.ErrorCode.LOCKED, "The board is locked. Wait until the facilitator opens it.")
+            event_type, item_id, data, inverse = await _apply(batch, sub, sub.command, replaced)
+        except Rejected as exc:
+            _restore_state(batch, saved)
+            outcomes.append(Outcome(sub.op_id, error=p.Error(exc.code, exc.message, sub.op_id)))
+            continue
+        event = batch.record(sub, batch.seq, event_type, item_id, data, inverse)
+        in_batch[(sub.actor, sub.op_id)] = batch.seq
+        outcomes.append(Outcome(sub.op_id, seq=batch.seq, replaced=replaced, event=event))
+    await batch.flush()
+    return outcomes
+
+
+async def _previous_seqs(
+    conn: AsyncConnection, board_id: str, submissions: Sequence[Submission]
+) -> dict[tuple[str, str], int]:
+    op_ids = {s.op_id for s in submissions}
+    rows = await conn.execute(
+        select(Operation.actor_id, Operation.op_id, Operation.seq).where(
+            Operation.board_id == board_id, Operation.op_id.in_(op_ids)
+        )
+    )
+    return {(actor, op_id): seq for actor, op_id, seq in rows if actor is not None}
+
+
+def event_from_row(row: Any) -> p.Event:
+    at = row.created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return p.Event(seq=row.seq, type=row.type, actor=row.actor_id, op=row.op_id, at=at, data=row.data)

@@ -1,0 +1,127 @@
+"""Reading boards: snapshots, missed operations, and the board row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from boards import protocol as p
+from boards.engine import event_from_row, item_to_wire
+from boards.models import Board, Item, Operation, Reaction, Vote
+
+
+async def board_row(conn: AsyncConnection, board_id: str) -> Any | None:
+    return (await conn.execute(select(Board).where(Board.id == board_id))).first()
+
+
+def board_to_wire(board: Any) -> dict[str, Any]:
+    return {
+        "id": board.id,
+        "title": board.title,
+        "template": board.template,
+        "team": board.team_id,
+        "round": board.round_id,
+        "locked": board.locked,
+        "archived": board.archived_at is not None,
+        "votes_revealed": board.votes_revealed,
+        "vote_budget": board.vote_budget,
+    }
+
+
+async def snapshot(conn: AsyncConnection, board_id: str, person_id: str) -> p.Snapshot | None:
+    """The whole live board as ``person_id`` may see it, consistent with its ``seq``.
+
+    Read in one transaction so the items and the sequence number agree.
+    """
+    board = (await conn.execute(select(Board).where(Board.id == board_id))).first()
+    if board is None:
+        return None
+    items = (
+        await conn.execute(
+            select(
+                Item.id,
+                Item.type,
+                Item.parent_id,
+                Item.stage_id,
+                Item.lane_id,
+                Item.order_key,
+                Item.fields,
+                Item.author_id,
+                Item.version,
+                Item.updated_seq,
+                Item.deleted_seq,
+            )
+            .where(Item.board_id == board_id, Item.deleted_seq.is_(None))
+            .order_by(Item.order_key, Item.id)
+        )
+    ).all()
+    vote_rows = (
+        await conn.execute(select(Vote.item_id, Vote.person_id, Vote.count).where(Vote.board_id == board_id))
+    ).all()
+    votes: dict[str, Any] = {"revealed": board.votes_revealed, "mine": {}, "totals": {}}
+    for item_id, person, count in vote_rows:
+        if person == person_id:
+            votes["mine"][item_id] = count
+        if board.votes_revealed:
+            votes["totals"][item_id] = votes["totals"].get(item_id, 0) + count
+    votes["used"] = sum(votes["mine"].values())
+    reactions = [
+        {"id": i, "person": who, "emoji": e}
+        for i, who, e in (
+            await conn.execute(
+                select(Reaction.item_id, Reaction.person_id, Reaction.emoji).where(Reaction.board_id == board_id)
+            )
+        ).all()
+    ]
+    return p.Snapshot(
+        seq=board.seq,
+        board=board_to_wire(board),
+        items=[item_to_wire(row) for row in items],
+        votes=votes,
+        reactions=reactions,
+    )
+
+
+async def events_since(conn: AsyncConnection, board_id: str, since: int, limit: int) -> list[p.Event] | None:
+    """Operations after ``since`` in order, or None when more than ``limit`` were missed."""
+    head = (await conn.execute(select(Board.seq).where(Board.id == board_id))).scalar()
+    if head is None:
+        return None
+    if head - since > limit:
+        return None
+    rows = (
+        await conn.execute(
+            select(
+                Operation.seq, Operation.type, Operation.actor_id, Operation.op_id, Operation.created_at, Operation.data
+            )
+            .where(Operation.board_id == board_id, Operation.seq > since)
+            .order_by(Operation.seq)
+        )
+    ).all()
+    return [event_from_row(r) for r in rows]
+
+
+async def events_between(conn: AsyncConnection, board_id: str, first: int, last: int) -> list[p.Event]:
+    rows = (
+        await conn.execute(
+            select(
+                Operation.seq, Operation.type, Operation.actor_id, Operation.op_id, Operation.created_at, Operation.data
+            )
+            .where(Operation.board_id == board_id, Operation.seq >= first, Operation.seq <= last)
+            .order_by(Operation.seq)
+        )
+    ).all()
+    return [event_from_row(r) for r in rows]
+
+
+async def item_count(conn: AsyncConnection, board_id: str) -> int:
+    return int(
+        (
+            await conn.execute(
+                select(func.count()).select_from(Item).where(Item.board_id == board_id, Item.deleted_seq.is_(None))
+            )
+        ).scalar()
+        or 0
+    )

@@ -1,0 +1,118 @@
+"""The composition root: ``create_app(settings)`` wires storage, broadcast, the
+sequencer and the hub into a Starlette app. Nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from boards.engine import Limits
+from boards.sequencer import Sequencer
+from server.broadcast import backend_for
+from server.db import create_engine
+from server.logs import request_id
+from server.ratelimit import BucketMap
+from server.settings import Settings
+from server.state import AppState
+from server.ws.endpoint import board_socket
+from server.ws.hub import Hub
+
+log = logging.getLogger("kumppani.app")
+
+
+class RequestIdMiddleware:
+    """Give every request an id, put it in the logs and echo it in a response header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        rid = secrets.token_hex(8)
+        token = request_id.set(rid)
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id if scope["type"] == "http" else send)
+        finally:
+            request_id.reset(token)
+
+
+async def healthz(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("ok")
+
+
+async def readyz(request: Request) -> JSONResponse:
+    state: AppState = request.app.state.kumppani
+    problems: list[str] = []
+    try:
+        async with state.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception:
+        problems.append("database unreachable")
+    if state.settings.redis_url:
+        try:
+            await state.hub.backend.ping()
+        except Exception:
+            problems.append("redis unreachable")
+    if problems:
+        return JSONResponse({"ready": False, "problems": problems}, status_code=503)
+    return JSONResponse({"ready": True})
+
+
+def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset()) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        hub = Hub(backend_for(settings.redis_url), engine)
+        limits = Limits(max_items=settings.max_items_per_board, max_text=settings.max_text_chars)
+        sequencer = Sequencer(engine, hub.publish_ops, limits)
+        state = AppState(
+            settings=settings,
+            engine=engine,
+            hub=hub,
+            sequencer=sequencer,
+            op_buckets=BucketMap(settings.ops_per_second, settings.ops_burst),
+            extra_origins=extra_origins,
+        )
+        app.state.kumppani = state
+        await hub.start()
+        try:
+            yield
+        finally:
+            await sequencer.close()
+            await hub.stop()
+            await engine.dispose()
+
+    from server.pages import page_routes
+
+    routes = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        WebSocketRoute("/ws/boards/{board_id}", board_socket),
+        *page_routes(settings),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, debug=False)
+    from server.security import install_security
+
+    install_security(app, settings)
+    app.add_middleware(RequestIdMiddleware)
+    return app

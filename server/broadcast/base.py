@@ -1,0 +1,48 @@
+"""The broadcast interface: pub/sub between server processes, plus ephemeral presence.
+
+A leaf: it imports nothing of ours. Broadcast is a fast path, never storage: a
+listener that misses a message (a Redis restart, say) is told by a
+:class:`Reconnected` event and catches up from the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    channel: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnected:
+    """The backend lost its connection and has it back: messages may have been missed."""
+
+
+BackendEvent = Published | Reconnected
+
+
+class BroadcastBackend(Protocol):
+    async def connect(self) -> None: ...
+
+    async def disconnect(self) -> None: ...
+
+    async def subscribe(self, channel: str) -> None: ...
+
+    async def unsubscribe(self, channel: str) -> None: ...
+
+    async def publish(self, channel: str, data: bytes) -> None: ...
+
+    async def next_event(self) -> BackendEvent: ...
+
+    async def ping(self) -> None:
+        """Raise when the backend is unreachable (used by /readyz and doctor)."""
+
+    async def presence_put(self, scope: str, key: str, value: bytes, ttl_seconds: int) -> None: ...
+
+    async def presence_remove(self, scope: str, key: str) -> None: ...
+
+    async def presence_list(self, scope: str) -> dict[str, bytes]: ...

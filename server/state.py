@@ -1,0 +1,46 @@
+"""What the running app holds: settings, database engine, hub, sequencer, rate limits."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from boards.sequencer import Sequencer
+from server.ratelimit import BucketMap
+from server.settings import Settings
+from server.ws.connection import Connection
+from server.ws.hub import Hub
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: AsyncEngine
+    hub: Hub
+    sequencer: Sequencer
+    op_buckets: BucketMap
+    extra_origins: frozenset[str] = frozenset()
+    _by_person: dict[str, set[Connection]] = field(default_factory=lambda: defaultdict(set))
+
+    @property
+    def cookie_name(self) -> str:
+        # The __Host- prefix makes browsers refuse the cookie unless it is Secure, host-only and Path=/.
+        return "__Host-kumppani" if self.settings.secure_cookies else "kumppani"
+
+    def track(self, conn: Connection) -> None:
+        self._by_person[conn.person_id].add(conn)
+
+    def untrack(self, conn: Connection) -> None:
+        conns = self._by_person.get(conn.person_id)
+        if conns is not None:
+            conns.discard(conn)
+            if not conns:
+                del self._by_person[conn.person_id]
+
+    def connections_of(self, person_id: str) -> int:
+        return len(self._by_person.get(person_id, ()))
+
+    def connections_for(self, person_id: str) -> list[Connection]:
+        return list(self._by_person.get(person_id, ()))

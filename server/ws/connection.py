@@ -1,0 +1,203 @@
+"""One websocket connection's outgoing side: a bounded queue and a writer.
+
+Fan-out must never wait on a slow socket. ``deliver`` is synchronous: when the
+connection is idle it hands the frame to the server at once (uvicorn's send
+completes without suspending while the transport is writable); otherwise the
+frame is queued and a writer task drains the queue. A connection whose queue is
+full is told to resync instead of growing memory without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from boards import protocol as p
+
+log = logging.getLogger("kumppani.ws")
+
+ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class Connection:
+    __slots__ = (
+        "__weakref__",
+        "_limit",
+        "_paused",
+        "_queue",
+        "_send",
+        "_writer",
+        "board_id",
+        "closed",
+        "conn_id",
+        "editing",
+        "lagging",
+        "name",
+        "on_close",
+        "person_id",
+        "role",
+        "seq",
+    )
+
+    def __init__(
+        self, send: ASGISend, *, board_id: str, person_id: str, name: str, role: str, conn_id: str, queue_limit: int
+    ) -> None:
+        self._send = send
+        self.board_id = board_id
+        self.person_id = person_id
+        self.name = name
+        self.role = role
+        self.conn_id = conn_id
+        self.seq = 0
+        self._queue: deque[tuple[int, str]] = deque()
+        self._limit = queue_limit
+        self._writer: asyncio.Task[None] | None = None
+        self._paused = True  # until the snapshot or catch-up has been sent
+        self.closed = False
+        self.lagging = False
+        self.editing: str | None = None
+        self.on_close: Callable[[int, str], None] | None = None
+
+    # ------------------------------------------------------------ fan-out side
+
+    def deliver(self, last_seq: int, frame: str) -> None:
+        """Queue or send an ``ops`` frame whose last event is ``last_seq``. Never blocks."""
+        if self.closed or self.lagging:
+            return
+        if self._paused or self._writer is not None or self._queue:
+            if len(self._queue) >= self._limit:
+                self._fall_behind()
+                return
+            self._queue.append((last_seq, frame))
+            self._ensure_writer()
+            return
+        if last_seq <= self.seq:
+            return
+        self.seq = last_seq
+        self._send_now(frame)
+
+    def send_control(self, frame: str) -> None:
+        """A frame outside the ops stream (presence, resync); dropped if the queue is full."""
+        if self.closed:
+            return
+        if self._paused or self._writer is not None or self._queue:
+            if len(self._queue) < self._limit:
+                self._queue.append((-1, frame))
+                self._ensure_writer()
+            return
+        self._send_now(frame)
+
+    def _send_now(self, frame: str) -> None:
+        coro = self._send({"type": "websocket.send", "text": frame})
+        # If the send has to wait (a full socket buffer), it finishes in a task that then
+        # drains the queue, and later frames queue behind it so the order holds.
+        self._writer = _drive(coro, self._failed, self._drain)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.closed = True
+        self._queue.clear()
+
+    def _fall_behind(self) -> None:
+        """Too slow: drop the backlog; the client resyncs from the database."""
+        self._queue.clear()
+        self.lagging = True
+        self._queue.append((-1, p.encode(p.Resync(seq=self.seq)).decode()))
+        self._ensure_writer()
+        log.info("connection fell behind; asked to resync", extra={"board": self.board_id})
+
+    def _ensure_writer(self) -> None:
+        if self._writer is None and not self._paused and not self.closed:
+            self._writer = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue and not self.closed:
+                last_seq, frame = self._queue.popleft()
+                if last_seq != -1:
+                    if last_seq <= self.seq:
+                        continue
+                    self.seq = last_seq
+                await self._send({"type": "websocket.send", "text": frame})
+        except Exception as exc:  # the socket is gone
+            self._failed(exc)
+        finally:
+            self._writer = None
+
+    # ------------------------------------------------------------ endpoint side
+
+    async def send_direct(self, message: p.ServerMessage) -> None:
+        """Send in order with whatever is queued (used by the endpoint's own replies)."""
+        frame = p.encode(message).decode()
+        if self._writer is not None or self._queue:
+            self._queue.append((-1, frame))
+            self._ensure_writer()
+            return
+        await self._send({"type": "websocket.send", "text": frame})
+
+    def resume(self, seq: int) -> None:
+        """The snapshot or catch-up up to ``seq`` was sent: let queued frames flow."""
+        self.seq = max(self.seq, seq)
+        self.lagging = False
+        self._paused = False
+        self._ensure_writer()
+
+    def pause(self) -> None:
+        self._paused = True
+
+    def close(self) -> None:
+        self.closed = True
+        self._queue.clear()
+        if self._writer is not None:
+            self._writer.cancel()
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+
+def _drive(
+    coro: Coroutine[Any, Any, None],
+    on_error: Callable[[BaseException], None],
+    then: Callable[[], Coroutine[Any, Any, None]],
+) -> asyncio.Task[None] | None:
+    """Run a send coroutine inline; only if it has to wait does it become a task.
+
+    A task per delivery would cost a trip through the event loop for every
+    recipient of every operation, and almost every send completes without waiting.
+    """
+    try:
+        waiting = coro.send(None)
+    except StopIteration:
+        return None
+    except Exception as exc:
+        on_error(exc)
+        return None
+    return asyncio.ensure_future(_finish(coro, waiting, on_error, then))
+
+
+async def _finish(
+    coro: Coroutine[Any, Any, None],
+    waiting: Any,
+    on_error: Callable[[BaseException], None],
+    then: Callable[[], Coroutine[Any, Any, None]],
+) -> None:
+    try:
+        while True:
+            try:
+                if waiting is None:
+                    await asyncio.sleep(0)
+                else:
+                    await waiting
+            except BaseException as exc:  # what it waited on failed: let the coroutine handle it
+                waiting = coro.throw(exc)
+                continue
+            waiting = coro.send(None)
+    except StopIteration:
+        pass
+    except Exception as exc:
+        on_error(exc)
+        return
+    await then()

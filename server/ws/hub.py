@@ -1,0 +1,257 @@
+"""Boards to local connections, across processes through the broadcast backend.
+
+Every ``ops`` frame carries a contiguous range of sequence numbers. The hub
+delivers each board's frames to its local connections in order and without
+gaps: when a frame skips ahead (a message lost in Redis, a reconnect), the hub
+reads the missing operations from the database first. After the broadcast
+backend reconnects, every local board is caught up from the database, so no
+acknowledged operation is missed across a Redis restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from boards import protocol as p
+from boards.models import Board
+from boards.queries import events_between
+from server.broadcast.base import BroadcastBackend, Published, Reconnected
+from server.broadcast.memory import MemoryBackend
+from server.ws.connection import Connection
+
+log = logging.getLogger("kumppani.hub")
+
+PRESENCE_TTL = 90
+CATCH_UP_BATCH = 500
+
+
+@dataclass
+class _BoardGroup:
+    connections: set[Connection] = field(default_factory=set)
+    delivered: int = 0
+    busy: bool = False
+    pending: list[tuple[int, int, str]] = field(default_factory=list)
+
+
+def _header(origin: str, first: int, last: int) -> bytes:
+    return f"{origin} {first} {last}\n".encode()
+
+
+class Hub:
+    def __init__(self, backend: BroadcastBackend, engine: AsyncEngine) -> None:
+        self.backend = backend
+        self.engine = engine
+        self.origin = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._boards: dict[str, _BoardGroup] = {}
+        self._listener: asyncio.Task[None] | None = None
+        self._single_process = isinstance(backend, MemoryBackend)
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        await self.backend.connect()
+        self._listener = asyncio.create_task(self._listen(), name="hub-listener")
+        self._heartbeat = asyncio.create_task(self._refresh_presence(), name="hub-presence")
+
+    async def stop(self) -> None:
+        for task in (self._listener, self._heartbeat):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):
+                    pass
+        for group in self._boards.values():
+            for conn in group.connections:
+                conn.close()
+        self._boards.clear()
+        await self.backend.disconnect()
+
+    # ------------------------------------------------------------ membership
+
+    async def join(self, conn: Connection) -> None:
+        """Register before the snapshot is read, so nothing committed after it is missed."""
+        group = self._boards.get(conn.board_id)
+        if group is None:
+            group = _BoardGroup()
+            self._boards[conn.board_id] = group
+            await self.backend.subscribe(self._channel(conn.board_id))
+            group.delivered = await self._head(conn.board_id)
+        group.connections.add(conn)
+
+    async def leave(self, conn: Connection) -> None:
+        conn.close()
+        group = self._boards.get(conn.board_id)
+        if group is None:
+            return
+        group.connections.discard(conn)
+        if not group.connections:
+            del self._boards[conn.board_id]
+            await self.backend.unsubscribe(self._channel(conn.board_id))
+
+    def connections(self, board_id: str) -> set[Connection]:
+        group = self._boards.get(board_id)
+        return set(group.connections) if group else set()
+
+    def all_connections(self) -> list[Connection]:
+        return [c for g in self._boards.values() for c in g.connections]
+
+    @staticmethod
+    def _channel(board_id: str) -> str:
+        return f"board:{board_id}"
+
+    async def _head(self, board_id: str) -> int:
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(select(Board.seq).where(Board.id == board_id))).scalar() or 0)
+
+    # ------------------------------------------------------------ publishing
+
+    async def publish_ops(self, board_id: str, first: int, last: int, frame: bytes) -> None:
+        """After commit: deliver locally at once, and to other processes through the backend."""
+        text = frame.decode()
+        self._deliver(board_id, first, last, text)
+        if not self._single_process:
+            await self.backend.publish(self._channel(board_id), _header(self.origin, first, last) + frame)
+
+    async def publish_control(self, board_id: str, message: p.ServerMessage) -> None:
+        """Presence and board-level notices: not in the ops stream, no sequence numbers."""
+        frame = p.encode(message)
+        self._deliver_control(board_id, frame.decode())
+        if not self._single_process:
+            await self.backend.publish(self._channel(board_id), _header(self.origin, 0, 0) + frame)
+
+    def _deliver_control(self, board_id: str, text: str) -> None:
+        group = self._boards.get(board_id)
+        if group:
+            for conn in group.connections:
+                conn.send_control(text)
+
+    def _deliver(self, board_id: str, first: int, last: int, text: str) -> None:
+        group = self._boards.get(board_id)
+        if group is None:
+            return
+        if group.busy:
+            group.pending.append((first, last, text))
+            return
+        if last <= group.delivered:
+            return
+        if first > group.delivered + 1 or first <= group.delivered:
+            # A gap or an overlap: read the exact range from the database instead.
+            group.busy = True
+            group.pending.append((first, last, text))
+            task = asyncio.create_task(self._catch_up(board_id, group))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
+        group.delivered = last
+        for conn in group.connections:
+            conn.deliver(last, text)
+
+    async def _catch_up(self, board_id: str, group: _BoardGroup, head: int | None = None) -> None:
+        try:
+            while True:
+                target = max([last for _, last, _ in group.pending] + [head or 0])
+                if target <= group.delivered:
+                    break
+                async with self.engine.connect() as db:
+                    events = await events_between(
+                        db, board_id, group.delivered + 1, min(target, group.delivered + CATCH_UP_BATCH)
+                    )
+                if not events:
+                    break
+                text = p.encode(p.Ops(ops=events)).decode()
+                group.delivered = events[-1].seq
+                for conn in group.connections:
+                    conn.deliver(group.delivered, text)
+        except Exception:
+            log.exception("catch-up from the database failed", extra={"board": board_id})
+        finally:
+            pending, group.pending = group.pending, []
+            group.busy = False
+            for first, last, text in pending:
+                if last > group.delivered:
+                    self._deliver(board_id, first, last, text)
+
+    async def catch_up_all(self) -> None:
+        """After a broadcast reconnect: read every local board's missed operations."""
+        for board_id, group in list(self._boards.items()):
+            if group.busy:
+                continue
+            head = await self._head(board_id)
+            if head > group.delivered:
+                group.busy = True
+                await self._catch_up(board_id, group, head)
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                event = await self.backend.next_event()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("broadcast listener error")
+                await asyncio.sleep(0.5)
+                continue
+            if isinstance(event, Reconnected):
+                await self.catch_up_all()
+            elif isinstance(event, Published):
+                self._on_published(event)
+
+    def _on_published(self, event: Published) -> None:
+        header, _, frame = event.data.partition(b"\n")
+        try:
+            origin, first_s, last_s = header.decode().split(" ")
+            first, last = int(first_s), int(last_s)
+        except ValueError:
+            log.warning("ignored a malformed broadcast message")
+            return
+        if origin == self.origin:
+            return
+        board_id = event.channel.removeprefix("board:")
+        if first == 0:
+            self._deliver_control(board_id, frame.decode())
+        else:
+            self._deliver(board_id, first, last, frame.decode())
+
+    # ------------------------------------------------------------ presence
+
+    async def presence_put(self, conn: Connection) -> None:
+        entry = p.PresenceEntry(person=conn.person_id, name=conn.name, role=conn.role, editing=conn.editing)
+        await self.backend.presence_put(conn.board_id, conn.conn_id, p.encode(entry), PRESENCE_TTL)
+
+    async def presence_remove(self, conn: Connection) -> None:
+        await self.backend.presence_remove(conn.board_id, conn.conn_id)
+
+    async def presence_list(self, board_id: str) -> list[p.PresenceEntry]:
+        """Who is on the board, one entry per person (a person may have several tabs open)."""
+        import msgspec
+
+        raw = await self.backend.presence_list(board_id)
+        people: dict[str, p.PresenceEntry] = {}
+        for value in raw.values():
+            entry = msgspec.json.decode(value, type=p.PresenceEntry)
+            if entry.person not in people or entry.editing:
+                people[entry.person] = entry
+        return sorted(people.values(), key=lambda e: e.name.casefold())
+
+    async def _refresh_presence(self) -> None:
+        while True:
+            await asyncio.sleep(PRESENCE_TTL / 3)
+            for conn in self.all_connections():
+                try:
+                    await self.presence_put(conn)
+                except Exception:
+                    log.warning("presence refresh failed")
+                    break
+
+
+def describe(hub: Hub) -> dict[str, Any]:
+    return {"boards": len(hub._boards), "connections": len(hub.all_connections())}
