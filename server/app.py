@@ -102,7 +102,7 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
             await hub.stop()
             await engine.dispose()
 
-    from server.pages import page_routes
+    from server.pages import EXCEPTION_HANDLERS, page_routes
 
     routes = [
         Route("/healthz", healthz),
@@ -110,7 +110,7 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
         WebSocketRoute("/ws/boards/{board_id}", board_socket),
         *page_routes(settings),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, debug=False)
+    app = Starlette(routes=routes, lifespan=lifespan, debug=False, exception_handlers=EXCEPTION_HANDLERS)
     from server.security import install_security
 
     install_security(app, settings)

@@ -1,5 +1,395 @@
+"""HTML pages: sign-in, home, board, invite redemption, language, errors.
+
+Handlers read with GET and change things only with POST (CSRF-checked).
+Everything a person reads comes from the translation catalogue.
+"""
+
 from __future__ import annotations
 
+import json
+import logging
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
-def page_routes(settings):
-    return []
+from sqlalchemy import select, update
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from auth import invites
+from auth.models import LocalAccount, Membership, Person, Team
+from auth.passwords import verify_password
+from auth.permissions import BoardOwner, board_access
+from auth.sessions import SessionInfo, create_session, end_session, resolve_session
+from boards.models import Board
+from server.i18n import LANG_COOKIE, LOCALES, Translator, locale_of
+from server.ratelimit import BucketMap
+from server.security import client_address, csp_nonce, csrf_form, csrf_token
+from server.settings import Settings
+from server.state import AppState
+
+log = logging.getLogger("kumppani.pages")
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+templates = Jinja2Templates(directory=str(WEB / "templates"))
+templates.env.autoescape = True
+
+# Sign-in throttling: per address and per username; failures only.
+_signin_by_address = BucketMap(rate=0.2, capacity=10)
+_signin_by_account = BucketMap(rate=0.1, capacity=5)
+_invite_by_address = BucketMap(rate=0.5, capacity=20)
+
+
+def _state(request: Request) -> AppState:
+    state: AppState = request.app.state.kumppani
+    return state
+
+
+def set_session_cookie(response: Response, state: AppState, token: str) -> None:
+    response.set_cookie(
+        state.cookie_name,
+        token,
+        httponly=True,
+        samesite="lax",
+        path="/",
+        secure=state.settings.secure_cookies,
+        max_age=state.settings.session_absolute_hours * 3600,
+    )
+
+
+async def current_session(request: Request) -> SessionInfo | None:
+    state = _state(request)
+    token = request.cookies.get(state.cookie_name)
+    if not token:
+        return None
+    async with state.engine.begin() as conn:
+        return await resolve_session(conn, token, idle=timedelta(minutes=state.settings.session_idle_minutes))
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any], *, status: int = 200, session: SessionInfo | None = None
+) -> HTMLResponse:
+    locale = locale_of(request)
+    t = Translator(locale)
+    response = templates.TemplateResponse(
+        request,
+        name,
+        {
+            "t": t,
+            "locale": locale,
+            "locales": LOCALES,
+            "csrf": csrf_token(request),
+            "nonce": csp_nonce(request),
+            "me": session,
+            "path": request.url.path,
+            **context,
+        },
+        status_code=status,
+    )
+    return response
+
+
+def error_page(
+    request: Request,
+    status: int,
+    key: str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    session: SessionInfo | None = None,
+) -> HTMLResponse:
+    key = key or f"error.{status}"
+    response = render(request, "error.html", {"status": status, "key": key}, status=status, session=session)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+# ------------------------------------------------------------------ sign-in
+
+
+async def signin_page(request: Request) -> Response:
+    if await current_session(request):
+        return RedirectResponse("/", status_code=303)
+    return render(request, "signin.html", {"error": None, "username": ""})
+
+
+async def signin_submit(request: Request) -> Response:
+    state = _state(request)
+    form = await csrf_form(request)
+    username = str(form.get("username", "")).strip()[:100]
+    password = str(form.get("password", ""))[:1000]
+    address = client_address(request)
+    by_address = _signin_by_address.get(address)
+    by_account = _signin_by_account.get(username.casefold())
+    if by_address.tokens < 1 or by_account.tokens < 1:
+        wait = int(max(by_address.retry_after(), by_account.retry_after())) + 1
+        return error_page(request, 429, "error.signin_throttled", headers={"Retry-After": str(wait)})
+    async with state.engine.begin() as conn:
+        row = (
+            await conn.execute(
+                select(LocalAccount.person_id, LocalAccount.password_hash)
+                .join(Person, Person.id == LocalAccount.person_id)
+                .where(LocalAccount.username == username, Person.disabled_at.is_(None), Person.erased_at.is_(None))
+            )
+        ).first()
+        if not verify_password(row.password_hash if row else None, password) or row is None:
+            by_address.take()
+            by_account.take()
+            log.info("sign-in failed")
+            return render(request, "signin.html", {"error": "signin.failed", "username": username}, status=400)
+        token = await create_session(
+            conn,
+            row.person_id,
+            absolute=timedelta(hours=state.settings.session_absolute_hours),
+            user_agent=request.headers.get("user-agent"),
+        )
+    response = RedirectResponse("/", status_code=303)
+    set_session_cookie(response, state, token)
+    return response
+
+
+async def signout(request: Request) -> Response:
+    state = _state(request)
+    await csrf_form(request)
+    token = request.cookies.get(state.cookie_name)
+    if token:
+        async with state.engine.begin() as conn:
+            await end_session(conn, token)
+    response = RedirectResponse("/signin", status_code=303)
+    response.delete_cookie(state.cookie_name, path="/", secure=state.settings.secure_cookies, httponly=True)
+    return response
+
+
+async def set_language(request: Request) -> Response:
+    form = await csrf_form(request)
+    lang = str(form.get("lang", ""))
+    target = str(form.get("next", "/"))
+    if not target.startswith("/") or target.startswith("//"):
+        target = "/"
+    response = RedirectResponse(target, status_code=303)
+    if lang in LOCALES:
+        response.set_cookie(
+            LANG_COOKIE,
+            lang,
+            max_age=365 * 86400,
+            path="/",
+            samesite="lax",
+            secure=_state(request).settings.secure_cookies,
+            httponly=True,
+        )
+        session = await current_session(request)
+        if session is not None:
+            async with _state(request).engine.begin() as conn:
+                await conn.execute(update(Person).where(Person.id == session.person_id).values(locale=lang))
+    return response
+
+
+# ------------------------------------------------------------------ home and boards
+
+
+async def home(request: Request) -> Response:
+    session = await current_session(request)
+    if session is None:
+        return RedirectResponse("/signin", status_code=303)
+    state = _state(request)
+    async with state.engine.connect() as conn:
+        memberships = (
+            await conn.execute(
+                select(Team.id, Team.name, Team.phase, Membership.role, Membership.contact_person_id)
+                .join(Membership, Membership.team_id == Team.id)
+                .where(Membership.person_id == session.person_id, Team.archived_at.is_(None))
+                .order_by(Team.name)
+            )
+        ).all()
+        teams = []
+        for team in memberships:
+            boards = (
+                await conn.execute(
+                    select(Board.id, Board.title, Board.template)
+                    .where(Board.team_id == team.id, Board.archived_at.is_(None))
+                    .order_by(Board.created_at)
+                )
+            ).all()
+            contact = None
+            if team.contact_person_id:
+                contact = (
+                    await conn.execute(
+                        select(Person.display_name, Person.email, Person.phone).where(
+                            Person.id == team.contact_person_id
+                        )
+                    )
+                ).first()
+            teams.append(
+                {
+                    "id": team.id,
+                    "name": team.name,
+                    "role": team.role,
+                    "phase": team.phase,
+                    "boards": boards,
+                    "contact": contact,
+                }
+            )
+    return render(request, "home.html", {"teams": teams}, session=session)
+
+
+async def board_page(request: Request) -> Response:
+    session = await current_session(request)
+    if session is None:
+        return RedirectResponse(f"/signin?next=/boards/{request.path_params['board_id']}", status_code=303)
+    state = _state(request)
+    board_id = request.path_params["board_id"]
+    async with state.engine.connect() as conn:
+        board = (await conn.execute(select(Board).where(Board.id == board_id))).first() if len(board_id) <= 32 else None
+        access = None
+        if board is not None:
+            owner = BoardOwner(board.team_id, board.round_id, board.peer_room_id)
+            access = (await board_access(conn, owner, [session.person_id])).get(session.person_id)
+        team_name = None
+        if board is not None and board.team_id:
+            team_name = (await conn.execute(select(Team.name).where(Team.id == board.team_id))).scalar()
+    if board is None or access is None:
+        return error_page(request, 404, session=session)
+    t = Translator(locale_of(request))
+    strings = {key.removeprefix("board.js."): value for key, value in _js_strings(t).items()}
+    return render(
+        request,
+        "board.html",
+        {
+            "board": board,
+            "team_name": team_name,
+            "access": access,
+            "strings_json": json.dumps(strings, ensure_ascii=False).replace("<", "\\u003c"),
+        },
+        session=session,
+    )
+
+
+def _js_strings(t: Translator) -> dict[str, str]:
+    from server.i18n import catalogue
+
+    return {k: t(k) for k in catalogue("fi") if k.startswith("board.js.")}
+
+
+# ------------------------------------------------------------------ invites
+
+
+async def invite_page(request: Request) -> Response:
+    """Look only: scanners that open the link (GET or HEAD) do not use it up."""
+    state = _state(request)
+    token = request.path_params["token"]
+    async with state.engine.connect() as conn:
+        try:
+            view = await invites.look_up(conn, state.settings.secret_keys, token)
+        except invites.InviteError as exc:
+            return error_page(request, exc.problem.status, f"invite.{exc.problem.value}")
+    return render(request, "invite.html", {"invite": view, "token": token})
+
+
+async def invite_redeem(request: Request) -> Response:
+    state = _state(request)
+    form = await csrf_form(request)
+    token = request.path_params["token"]
+    bucket = _invite_by_address.get(client_address(request))
+    if not bucket.take():
+        return error_page(request, 429, "error.429", headers={"Retry-After": str(int(bucket.retry_after()) + 1)})
+    session = await current_session(request)
+    display_name = str(form.get("display_name", "")).strip()[:100] or None
+    async with state.engine.begin() as conn:
+        try:
+            person_id, _invite = await invites.redeem(
+                conn,
+                state.settings.secret_keys,
+                token,
+                person_id=session.person_id if session else None,
+                display_name=display_name,
+            )
+        except invites.InviteError as exc:
+            return error_page(request, exc.problem.status, f"invite.{exc.problem.value}")
+        # A new session id at redemption: whatever session existed before is not reused.
+        new_token = await create_session(
+            conn,
+            person_id,
+            absolute=timedelta(hours=state.settings.session_absolute_hours),
+            user_agent=request.headers.get("user-agent"),
+        )
+        if session is not None:
+            old = request.cookies.get(state.cookie_name)
+            if old:
+                await end_session(conn, old)
+    response = RedirectResponse("/welcome" if session is None else "/", status_code=303)
+    set_session_cookie(response, state, new_token)
+    return response
+
+
+async def welcome_page(request: Request) -> Response:
+    session = await current_session(request)
+    if session is None:
+        return RedirectResponse("/signin", status_code=303)
+    return render(request, "welcome.html", {"name": session.display_name, "error": None}, session=session)
+
+
+async def welcome_submit(request: Request) -> Response:
+    session = await current_session(request)
+    if session is None:
+        return RedirectResponse("/signin", status_code=303)
+    form = await csrf_form(request)
+    name = " ".join(str(form.get("display_name", "")).split())[:60]
+    if not name:
+        return render(
+            request, "welcome.html", {"name": "", "error": "welcome.name_missing"}, status=400, session=session
+        )
+    async with _state(request).engine.begin() as conn:
+        await conn.execute(update(Person).where(Person.id == session.person_id).values(display_name=name))
+    return RedirectResponse("/", status_code=303)
+
+
+# ------------------------------------------------------------------ misc
+
+
+async def csp_report(request: Request) -> Response:
+    body = await request.body()
+    log.warning("csp violation reported", extra={"bytes": len(body)})
+    return PlainTextResponse("", status_code=204)
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return error_page(request, 404)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    key = "error.csrf" if isinstance(exc, HTTPException) and exc.detail == "csrf" else None
+    if status not in (400, 403, 404, 405, 410, 429):
+        status = 500
+    if status == 405:
+        return PlainTextResponse(Translator(locale_of(request))("error.405"), status_code=405)
+    return error_page(request, status, key)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc)
+    return error_page(request, 500)
+
+
+def page_routes(settings: Settings) -> list[BaseRoute]:
+    return [
+        Route("/", home),
+        Route("/signin", signin_page, methods=["GET"]),
+        Route("/signin", signin_submit, methods=["POST"]),
+        Route("/signout", signout, methods=["POST"]),
+        Route("/lang", set_language, methods=["POST"]),
+        Route("/boards/{board_id}", board_page),
+        Route("/invite/{token}", invite_page, methods=["GET"]),
+        Route("/invite/{token}", invite_redeem, methods=["POST"]),
+        Route("/welcome", welcome_page, methods=["GET"]),
+        Route("/welcome", welcome_submit, methods=["POST"]),
+        Route("/csp-report", csp_report, methods=["POST"]),
+        Mount("/static", app=StaticFiles(directory=str(WEB / "static")), name="static"),
+    ]
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {404: not_found, HTTPException: http_error, Exception: server_error}

@@ -1,0 +1,47 @@
+# Kumppani: `make run` starts the demo, `make test` runs every test. Both install what they need.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint bench install services browser-deps clean lock
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Kumppani needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+run: install
+	$(VENV)/bin/kumppani migrate
+	$(VENV)/bin/kumppani demo
+	$(VENV)/bin/kumppani serve --host $(HOST) --port $(PORT)
+
+services:
+	@bash .ci/services.sh
+
+browser-deps:
+	@bash .ci/browser-deps.sh
+
+test: install services browser-deps
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+bench: install services
+	$(PY) -m bench.run
+
+# Refresh the pinned versions after changing pyproject.toml's dependencies.
+lock:
+	$(PY) -m pip freeze --exclude-editable | grep -v '^kumppani' > requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output

@@ -1,0 +1,160 @@
+"""The ``kumppani`` command: serve, migrate, demo, user add, doctor."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Sequence
+
+from server.settings import Settings, SettingsError, load_settings
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        print(f"kumppani: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.migrate import current_revision_sync, head_revision
+
+    settings = _settings()
+    try:
+        current = current_revision_sync(settings.database_url)
+    except Exception as exc:
+        print(
+            f"kumppani: cannot open the database at KUMPPANI_DATABASE_URL: {exc.__class__.__name__}.", file=sys.stderr
+        )
+        return 2
+    if current != head_revision(settings.database_url):
+        print("kumppani: the database is not up to date. Run 'kumppani migrate' first.", file=sys.stderr)
+        return 2
+    if args.workers > 1 and settings.is_sqlite:
+        print(
+            "kumppani: several workers need PostgreSQL and Redis (KUMPPANI_DATABASE_URL, KUMPPANI_REDIS_URL).",
+            file=sys.stderr,
+        )
+        return 2
+    if args.workers > 1 and not settings.redis_url:
+        print(
+            "kumppani: several workers need KUMPPANI_REDIS_URL so that they can broadcast to each other.",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"Kumppani is running at {settings.base_url}  (stop with Ctrl+C)", flush=True)
+    uvicorn.run(
+        "server.asgi:app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
+        ws_max_size=1 << 20,
+        proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        log_level=settings.log_level.lower(),
+        access_log=not settings.is_production,
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from server.migrate import upgrade
+
+    settings = _settings()
+    try:
+        upgrade(settings.database_url)
+    except Exception as exc:
+        print(f"kumppani: migrating the database failed: {exc}", file=sys.stderr)
+        return 1
+    print("The database is up to date.")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from server.demo import run_demo
+
+    settings = _settings()
+    print(asyncio.run(run_demo(settings)))
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from auth.directory import DirectoryError, add_local_account, create_person
+    from server.db import create_engine
+
+    settings = _settings()
+    password = args.password or getpass.getpass("Password (at least 10 characters): ")
+
+    async def _add() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            async with engine.begin() as conn:
+                pid = await create_person(conn, args.name or args.username, email=args.email, is_admin=args.admin)
+                await add_local_account(conn, pid, args.username, password)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(_add())
+    except DirectoryError as exc:
+        print(f"kumppani: {exc}", file=sys.stderr)
+        return 2
+    print(f"Added {args.username}{' (admin)' if args.admin else ''}.")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from server.doctor import run_doctor
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"✗ settings: {exc}")
+        return 1
+    ok, report = asyncio.run(run_doctor(settings))
+    print(report)
+    return 0 if ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kumppani", description="Kumppani co-development boards.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the web server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--forwarded-allow-ips", default="127.0.0.1")
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
+    sub.add_parser("demo", help="create (or refresh) the demo workspace and print how to get in").set_defaults(
+        func=cmd_demo
+    )
+    user = sub.add_parser("user", help="manage local accounts")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", help="add a local account")
+    add.add_argument("username")
+    add.add_argument("--name", help="display name")
+    add.add_argument("--email")
+    add.add_argument("--admin", action="store_true")
+    add.add_argument("--password", help="omit to be asked (safer: not kept in shell history)")
+    add.set_defaults(func=cmd_user_add)
+    sub.add_parser("doctor", help="check settings, database, Redis and migrations").set_defaults(func=cmd_doctor)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,139 @@
+"""``kumppani demo``: a realistic Finnish demo workspace, and how to get in.
+
+The first run creates it; later runs refresh the demo passwords and print new
+invite links (the old links stay valid until they expire), so ``make run``
+always shows how to sign in. Passwords are random for each run, never constants.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from auth import directory as d
+from auth.invites import create_invite
+from auth.models import LocalAccount, Membership, Organisation, Team
+from auth.passwords import hash_password
+from boards.catalogue import create_board
+from boards.demo_content import seed_demo_content
+from server.db import create_engine
+from server.settings import Settings
+
+DEMO_ORG = "Demokunnan hyvinvointialue"
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    name: str
+    role: str
+
+
+ACCOUNTS = (
+    DemoAccount("admin", "Aino Ylläpitäjä", "admin"),
+    DemoAccount("valmentaja", "Veera Valmentaja", "coach"),
+    DemoAccount("paula", "Paula Palveluohjaaja", "professional"),
+    DemoAccount("sami", "Sami Sairaanhoitaja", "professional"),
+    DemoAccount("anna", "Anna Asiakasohjaaja", "professional"),
+)
+
+
+def _password() -> str:
+    return secrets.token_urlsafe(9)
+
+
+async def _person_by_username(conn: AsyncConnection, username: str) -> str | None:
+    return (await conn.execute(select(LocalAccount.person_id).where(LocalAccount.username == username))).scalar()
+
+
+async def _create(conn: AsyncConnection, passwords: dict[str, str]) -> None:
+    org = await d.create_organisation(conn, DEMO_ORG)
+    people: dict[str, str] = {}
+    for account in ACCOUNTS:
+        pid = await d.create_person(
+            conn,
+            account.name,
+            organisation_id=org,
+            is_admin=account.role == "admin",
+            email=f"{account.username}@demo.invalid",
+        )
+        await d.add_local_account(conn, pid, account.username, passwords[account.username])
+        people[account.username] = pid
+    programme = await d.create_programme(conn, "Sujuvat palvelut -valmennus", org)
+    await d.add_programme_coach(conn, programme, people["valmentaja"])
+    spring = await d.create_round(conn, programme, "Kevät 2027")
+    home_care = await d.create_team(conn, "Kotihoidon asiakaspolku", org, spring)
+    carers = await d.create_team(conn, "Omaishoidon tuki", org, spring)
+    await d.add_member(conn, home_care, people["paula"], "professional", is_facilitator=True)
+    await d.add_member(conn, home_care, people["sami"], "professional")
+    await d.add_member(conn, carers, people["anna"], "professional", is_facilitator=True)
+    journey = await create_board(
+        conn, "Kotihoidon asiakaspolku nyt", "journey", team_id=home_care, author_id=people["paula"]
+    )
+    await seed_demo_content(conn, journey, people["paula"])
+    await create_board(
+        conn, "Lyhyt polku: ennen, aikana, jälkeen", "journey_short", team_id=home_care, author_id=people["sami"]
+    )
+    await create_board(conn, "Omaishoitajan polku", "journey", team_id=carers, author_id=people["anna"])
+
+
+async def run_demo(settings: Settings) -> str:
+    engine = create_engine(settings.database_url)
+    passwords = {a.username: _password() for a in ACCOUNTS}
+    try:
+        async with engine.begin() as conn:
+            exists = await _person_by_username(conn, "paula") is not None
+            if not exists:
+                await _create(conn, passwords)
+            else:
+                for account in ACCOUNTS:
+                    await conn.execute(
+                        update(LocalAccount)
+                        .where(LocalAccount.username == account.username)
+                        .values(password_hash=hash_password(passwords[account.username]))
+                    )
+            lines = [
+                "",
+                "Kumppani demo" + (" (refreshed)" if exists else " (created)"),
+                f"  Sign in at {settings.base_url}/signin with one of these (new passwords each run):",
+            ]
+            for account in ACCOUNTS:
+                lines.append(
+                    f"    {account.role:<13} {account.name:<24} {account.username:<11} {passwords[account.username]}"
+                )
+            lines.append("  Customer invite links (open one in a private window; valid 7 days, one use each):")
+            teams = (
+                await conn.execute(
+                    select(Team.id, Team.name)
+                    .join(Organisation, Organisation.id == Team.organisation_id)
+                    .where(Organisation.name == DEMO_ORG)
+                    .order_by(Team.name)
+                )
+            ).all()
+            for team_id, team_name in teams:
+                contact = (
+                    await conn.execute(
+                        select(Membership.person_id)
+                        .where(Membership.team_id == team_id, Membership.role == "professional")
+                        .order_by(Membership.is_facilitator.desc(), Membership.joined_at)
+                    )
+                ).scalar()
+                if contact is None:
+                    continue
+                token = await create_invite(
+                    conn,
+                    settings.secret_keys,
+                    team_id=team_id,
+                    role="customer",
+                    created_by=contact,
+                    contact_person_id=contact,
+                    days=settings.invite_days,
+                )
+                lines.append(f"    {team_name}: {settings.base_url}/invite/{token}")
+            lines.append("")
+    finally:
+        await engine.dispose()
+    return "\n".join(lines)

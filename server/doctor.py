@@ -1,0 +1,63 @@
+"""``kumppani doctor``: check the setup and say in plain words what is wrong."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from server.broadcast import backend_for
+from server.db import create_engine
+from server.migrate import current_revision, head_revision
+from server.settings import Settings
+
+
+async def run_doctor(settings: Settings) -> tuple[bool, str]:
+    lines = [f"✓ settings: {settings.env} mode, base URL {settings.base_url}"]
+    ok = True
+    engine = create_engine(settings.database_url, pool=False)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        lines.append(f"✓ database: reachable ({'SQLite' if settings.is_sqlite else 'PostgreSQL'})")
+        try:
+            current = await current_revision(settings.database_url)
+        except Exception:
+            current = None
+        head = head_revision(settings.database_url)
+        if current == head:
+            lines.append(f"✓ migrations: up to date ({head})")
+        else:
+            ok = False
+            lines.append(
+                f"✗ migrations: the database is at {current or 'nothing'}, the code needs {head}. "
+                "Run 'kumppani migrate'."
+            )
+    except Exception as exc:
+        ok = False
+        lines.append(
+            f"✗ database: cannot connect with KUMPPANI_DATABASE_URL ({exc.__class__.__name__}). "
+            "Check the address, user and that the server is running."
+        )
+    finally:
+        await engine.dispose()
+    if settings.redis_url:
+        backend = backend_for(settings.redis_url)
+        try:
+            await backend.connect()
+            await backend.ping()
+            lines.append("✓ redis: reachable")
+        except Exception as exc:
+            ok = False
+            lines.append(
+                f"✗ redis: cannot connect with KUMPPANI_REDIS_URL ({exc.__class__.__name__}). "
+                "Check that Redis is running."
+            )
+        finally:
+            try:
+                await backend.disconnect()
+            except Exception:
+                pass
+    else:
+        lines.append("✓ broadcast: in memory (one process; set KUMPPANI_REDIS_URL to run several)")
+    if settings.is_production and settings.is_sqlite:
+        lines.append("! production on SQLite works for one process only; use PostgreSQL for more.")
+    return ok, "\n".join(lines)
