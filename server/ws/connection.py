@@ -109,7 +109,7 @@ class Connection:
         log.info("connection fell behind; asked to resync", extra={"board": self.board_id})
 
     def _ensure_writer(self) -> None:
-        if self._writer is None and not self._paused and not self.closed:
+        if self._writer is None and self._queue and not self._paused and not self.closed:
             self._writer = asyncio.create_task(self._drain())
 
     async def _drain(self) -> None:
