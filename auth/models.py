@@ -144,6 +144,7 @@ class Team(Base):
     phase: Mapped[str] = mapped_column(String(30), default="current_state")
     facilitators_named: Mapped[bool] = mapped_column(Boolean, default=False)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -277,3 +278,29 @@ class AuditEvent(Base):
     object_id: Mapped[str | None] = mapped_column(String(32))
     team_id: Mapped[str | None] = mapped_column(String(32))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ReturnLink(Base):
+    """A customer's personal sign-in link for another device. A new one revokes the old."""
+
+    __tablename__ = "return_link"
+    id: Mapped[str] = _id()
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    created_by_id: Mapped[str | None] = mapped_column(ForeignKey("person.id"))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Notification(Base):
+    """A message to one person shown on their home page (e.g. "your customer left the team")."""
+
+    __tablename__ = "notification"
+    id: Mapped[str] = _id()
+    person_id: Mapped[str] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

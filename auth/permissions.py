@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from auth.consent import customers_needing_agreement
 from auth.models import Membership, PeerRoomMember, Person, ProgrammeCoach, Round, Team
 
 
@@ -90,6 +91,11 @@ async def _team_board_access(conn: AsyncConnection, team_id: str, wanted: set[st
         )
     )
     result = {pid: _team_access(role, bool(fac), bool(facilitators_named)) for pid, role, fac in rows}
+    customers = {pid for pid, access in result.items() if access.role == "customer"}
+    if customers:
+        # A customer sees team content only after accepting the team's current agreement.
+        for pid in await customers_needing_agreement(conn, team_id, customers):
+            del result[pid]
     remaining = wanted - result.keys()
     if remaining and round_id is not None:
         for pid in await _programme_coaches(conn, round_id, remaining):

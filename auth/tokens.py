@@ -15,7 +15,7 @@ from typing import Literal
 
 from itsdangerous import BadSignature, Signer, TimestampSigner
 
-Purpose = Literal["invite", "return-link", "ws-ticket", "unsubscribe", "export", "share", "csrf"]
+Purpose = Literal["invite", "return-link", "ws-ticket", "unsubscribe", "export", "share", "csrf", "oidc-state"]
 
 
 class TokenError(ValueError):

@@ -69,6 +69,10 @@ class BoardReplica:
             self.items.pop(data["id"], None)
         elif kind == "vote.changed" and not data.get("hidden"):
             self.vote_totals[data["id"]] = data["total"]
+        elif kind == "author.anonymised":
+            for item in self.items.values():
+                if item["author"] == data["person"]:
+                    item["author"] = None
         elif kind == "reaction.changed":
             key = (data["id"], data["person"], data["emoji"])
             if data["on"]:
@@ -121,6 +125,7 @@ class BoardClient:
         self._synced = asyncio.Event()
         self._changed = asyncio.Event()
         self._gap_requested = False
+        self._missed_while_syncing = False
         self.received_events = 0
         self._sync_task: asyncio.Future[None] | None = None
 
@@ -259,6 +264,10 @@ class BoardClient:
         elif isinstance(message, p.Synced):
             self._gap_requested = False
             self._synced.set()
+            if self._missed_while_syncing or message.seq > self.replica.seq:
+                # Something was dropped while the sync was on its way: ask again.
+                self._missed_while_syncing = False
+                self._request_gap()
         elif isinstance(message, p.Ack):
             entry = self._pending.pop(message.op, None)
             if entry is not None and not entry[1].done():
@@ -284,6 +293,7 @@ class BoardClient:
 
     def _request_gap(self) -> None:
         if self._gap_requested:
+            self._missed_while_syncing = True
             return
         self._gap_requested = True
         self._sync_task = asyncio.ensure_future(self._ws.send(p.encode(p.Sync(since=self.replica.seq)).decode()))

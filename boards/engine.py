@@ -337,14 +337,14 @@ def _referenced_ids(command: p.AnyCommand) -> set[str]:
     return ids
 
 
-def _needs(access: BoardAccess, command: p.AnyCommand, batch: _Batch) -> None:
+def _needs(access: BoardAccess, command: p.AnyCommand, batch: _Batch, actor: str) -> None:
     if isinstance(command, (p.ReactionAdd, p.ReactionRemove)):
         allowed = access.comment
     elif isinstance(command, p.ItemCreate) and command.item_type == "comment":
         allowed = access.comment
     elif isinstance(command, (p.ItemUpdate, p.ItemDelete, p.ItemRestore)):
         target = batch.items.get(command.id)
-        is_own_comment = target is not None and target.type == "comment" and target.author_id is not None
+        is_own_comment = target is not None and target.type == "comment" and target.author_id == actor
         allowed = access.edit or (access.comment and is_own_comment)
     else:
         allowed = access.edit
@@ -774,8 +774,8 @@ async def apply_batch(
         try:
             who = access.get(sub.actor)
             if who is None:
-                raise Rejected(p.ErrorCode.FORBIDDEN, "You are no longer a member of this board.")
-            _needs(who, sub.command, batch)
+                raise Rejected(p.ErrorCode.FORBIDDEN, "You cannot change this board now. Reload the page.")
+            _needs(who, sub.command, batch, sub.actor)
             if board.locked or board.archived_at is not None:
                 raise Rejected(p.ErrorCode.LOCKED, "The board is locked. Wait until the facilitator opens it.")
             event_type, item_id, data, inverse = await _apply(batch, sub, sub.command, replaced)

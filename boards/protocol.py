@@ -66,6 +66,7 @@ class ErrorCode:
     VOTE_BUDGET = "vote_budget"
     DELETED = "deleted"
     INTERNAL = "internal"
+    UNSUPPORTED_VERSION = "unsupported_version"
 
 
 # ---------------------------------------------------------------- commands (inside "op")
@@ -282,6 +283,8 @@ EVENT_TYPES = (
     "vote.changed",
     "reaction.changed",
     "board.changed",
+    "author.anonymised",
+    "redacted",
 )
 
 _client_decoder = msgspec.json.Decoder(AnyClientMessage)

@@ -31,9 +31,11 @@ def board_to_wire(board: Any) -> dict[str, Any]:
 
 
 async def snapshot(conn: AsyncConnection, board_id: str, person_id: str) -> p.Snapshot | None:
-    """The whole live board as ``person_id`` may see it, consistent with its ``seq``.
+    """The whole live board as ``person_id`` may see it, at least as new as its ``seq``.
 
-    Read in one transaction so the items and the sequence number agree.
+    The sequence number is read first, so the items may already include changes
+    after it; replaying those events is harmless (each sets absolute values),
+    whereas items older than ``seq`` would lose changes.
     """
     board = (await conn.execute(select(Board).where(Board.id == board_id))).first()
     if board is None:
@@ -85,11 +87,12 @@ async def snapshot(conn: AsyncConnection, board_id: str, person_id: str) -> p.Sn
 
 
 async def events_since(conn: AsyncConnection, board_id: str, since: int, limit: int) -> list[p.Event] | None:
-    """Operations after ``since`` in order, or None when more than ``limit`` were missed."""
+    """Operations after ``since`` in order, or None when a snapshot is needed instead."""
     head = (await conn.execute(select(Board.seq).where(Board.id == board_id))).scalar()
     if head is None:
         return None
-    if head - since > limit:
+    if head - since > limit or since > head:
+        # Too far behind, or ahead of the board (a client of an older database): start afresh.
         return None
     rows = (
         await conn.execute(

@@ -102,12 +102,20 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
             await hub.stop()
             await engine.dispose()
 
+    from server.account_routes import account_routes
+    from server.consent_routes import consent_routes
+    from server.oidc_routes import oidc_routes
     from server.pages import EXCEPTION_HANDLERS, page_routes
+    from server.team_routes import team_routes
 
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         WebSocketRoute("/ws/boards/{board_id}", board_socket),
+        *team_routes(),
+        *account_routes(),
+        *consent_routes(),
+        *oidc_routes(),
         *page_routes(settings),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, debug=False, exception_handlers=EXCEPTION_HANDLERS)

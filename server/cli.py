@@ -1,4 +1,4 @@
-"""The ``kumppani`` command: serve, migrate, demo, user add, doctor."""
+"""The ``kumppani`` command: serve, migrate, demo, user add, provider add/list, doctor."""
 
 from __future__ import annotations
 
@@ -111,6 +111,91 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_provider_add(args: argparse.Namespace) -> int:
+    from auth.oidc import OidcError, add_provider
+    from server.db import create_engine
+
+    settings = _settings()
+    secret = args.client_secret or getpass.getpass("Client secret: ")
+    messages = {
+        "issuer_taken": "a provider with this issuer already exists.",
+        "issuer_malformed": "the issuer must be a URL such as https://login.example.fi (no query or fragment).",
+        "issuer_not_https": "the issuer must start with https:// (plain http only on localhost).",
+        "name_malformed": "give the provider a name of at most 200 characters.",
+        "client_malformed": "give a client id (at most 200 characters) and a client secret (at most 500).",
+        "organisation_unknown": "there is no organisation with this id.",
+    }
+
+    async def _add() -> str:
+        engine = create_engine(settings.database_url)
+        try:
+            async with engine.begin() as conn:
+                return await add_provider(
+                    conn,
+                    name=args.name,
+                    issuer=args.issuer,
+                    client_id=args.client_id,
+                    client_secret=secret,
+                    organisation_id=args.organisation,
+                    enabled=not args.disabled,
+                )
+        finally:
+            await engine.dispose()
+
+    try:
+        provider_id = asyncio.run(_add())
+    except OidcError as exc:
+        print(f"kumppani: {messages.get(exc.reason, exc.reason)}", file=sys.stderr)
+        return 2
+    print(f"Added the sign-in provider {args.name} ({provider_id}).")
+    print(f"Register this redirect URI at the provider: {settings.base_url}/signin/oidc/callback")
+    return 0
+
+
+def cmd_provider_list(args: argparse.Namespace) -> int:
+    from auth.oidc import list_providers
+    from server.db import create_engine
+
+    settings = _settings()
+
+    async def _list() -> list[str]:
+        engine = create_engine(settings.database_url)
+        try:
+            async with engine.connect() as conn:
+                return [
+                    f"{p.id}  {p.name}  {p.issuer}  client {p.client_id}{'' if p.enabled else '  (disabled)'}"
+                    for p in await list_providers(conn)
+                ]
+        finally:
+            await engine.dispose()
+
+    lines = asyncio.run(_list())
+    print("\n".join(lines) if lines else "No sign-in providers.")
+    return 0
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from boards.retention import prune
+    from server.db import create_engine, utcnow
+
+    settings = _settings()
+    days = args.days or settings.retention_days
+
+    async def _run() -> list[str]:
+        engine = create_engine(settings.database_url)
+        try:
+            async with engine.begin() as conn:
+                return await prune(conn, utcnow(), timedelta(days=days))
+        finally:
+            await engine.dispose()
+
+    pruned = asyncio.run(_run())
+    print(f"Pruned personal data of {len(pruned)} team(s) finished more than {days} days ago.")
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from server.doctor import run_doctor
 
@@ -146,7 +231,21 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--admin", action="store_true")
     add.add_argument("--password", help="omit to be asked (safer: not kept in shell history)")
     add.set_defaults(func=cmd_user_add)
+    provider = sub.add_parser("provider", help="manage OpenID Connect sign-in providers")
+    provider_sub = provider.add_subparsers(dest="provider_command", required=True)
+    padd = provider_sub.add_parser("add", help="add a sign-in provider (several can be enabled at once)")
+    padd.add_argument("--name", required=True, help="shown on the sign-in button")
+    padd.add_argument("--issuer", required=True, help="the provider's issuer URL, exactly as in its metadata")
+    padd.add_argument("--client-id", required=True)
+    padd.add_argument("--client-secret", help="omit to be asked (safer: not kept in shell history)")
+    padd.add_argument("--organisation", help="organisation id for people who sign in with this provider")
+    padd.add_argument("--disabled", action="store_true", help="add it switched off")
+    padd.set_defaults(func=cmd_provider_add)
+    provider_sub.add_parser("list", help="list sign-in providers").set_defaults(func=cmd_provider_list)
     sub.add_parser("doctor", help="check settings, database, Redis and migrations").set_defaults(func=cmd_doctor)
+    retention = sub.add_parser("retention", help="prune personal data of teams finished long enough ago")
+    retention.add_argument("--days", type=int, help="override KUMPPANI_RETENTION_DAYS")
+    retention.set_defaults(func=cmd_retention)
     return parser
 
 

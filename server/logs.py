@@ -27,10 +27,12 @@ def redact(text: str) -> str:
 class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        if record.args:
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed log call: leave it for the formatter to report
+            return True
+        record.msg = redact(message)
+        record.args = None
         return True
 
 

@@ -20,11 +20,13 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from auth import invites
-from auth.models import LocalAccount, Membership, Person, Team
+from auth import consent, invites
+from auth.models import LocalAccount, Membership, Notification, Person, Team
+from auth.oidc import enabled_providers
 from auth.passwords import verify_password
 from auth.permissions import BoardOwner, board_access
 from auth.sessions import SessionInfo, create_session, end_session, resolve_session
+from boards.hetu import contains_identity_code
 from boards.models import Board
 from server.i18n import LANG_COOKIE, LOCALES, Translator, locale_of
 from server.ratelimit import BucketMap
@@ -108,13 +110,35 @@ def error_page(
     return response
 
 
+async def agreement_gate(request: Request, session: SessionInfo, team_id: str | None) -> Response | None:
+    """A customer who has not accepted the team's current agreement sees the agreement, not the content."""
+    if team_id is None:
+        return None
+    async with _state(request).engine.connect() as conn:
+        role = (
+            await conn.execute(
+                select(Membership.role).where(Membership.team_id == team_id, Membership.person_id == session.person_id)
+            )
+        ).scalar()
+        if role != "customer":
+            return None
+        status = await consent.agreement_status(conn, session.person_id, team_id, locale_of(request))
+    if status.state == "accepted":
+        return None
+    if status.state == "assisted_unconfirmed":
+        return RedirectResponse(f"/teams/{team_id}/agreement/confirm?next={request.url.path}", status_code=303)
+    return RedirectResponse(f"/teams/{team_id}/agreement?next={request.url.path}", status_code=303)
+
+
 # ------------------------------------------------------------------ sign-in
 
 
 async def signin_page(request: Request) -> Response:
     if await current_session(request):
         return RedirectResponse("/", status_code=303)
-    return render(request, "signin.html", {"error": None, "username": ""})
+    async with _state(request).engine.connect() as conn:
+        providers = await enabled_providers(conn)
+    return render(request, "signin.html", {"error": None, "username": "", "providers": providers})
 
 
 async def signin_submit(request: Request) -> Response:
@@ -156,9 +180,12 @@ async def signout(request: Request) -> Response:
     state = _state(request)
     await csrf_form(request)
     token = request.cookies.get(state.cookie_name)
+    session = await current_session(request)
     if token:
         async with state.engine.begin() as conn:
             await end_session(conn, token)
+    if session is not None:
+        await state.hub.kick(person_id=session.person_id, session_id=session.session_id, code=4401, reason="signed out")
     response = RedirectResponse("/signin", status_code=303)
     response.delete_cookie(state.cookie_name, path="/", secure=state.settings.secure_cookies, httponly=True)
     return response
@@ -233,7 +260,14 @@ async def home(request: Request) -> Response:
                     "contact": contact,
                 }
             )
-    return render(request, "home.html", {"teams": teams}, session=session)
+        notes = (
+            await conn.execute(
+                select(Notification.id, Notification.kind, Notification.details)
+                .where(Notification.person_id == session.person_id, Notification.read_at.is_(None))
+                .order_by(Notification.created_at)
+            )
+        ).all()
+    return render(request, "home.html", {"teams": teams, "notifications": notes}, session=session)
 
 
 async def board_page(request: Request) -> Response:
@@ -244,6 +278,11 @@ async def board_page(request: Request) -> Response:
     board_id = request.path_params["board_id"]
     async with state.engine.connect() as conn:
         board = (await conn.execute(select(Board).where(Board.id == board_id))).first() if len(board_id) <= 32 else None
+    if board is not None:
+        gate = await agreement_gate(request, session, board.team_id)
+        if gate is not None:
+            return gate
+    async with state.engine.connect() as conn:
         access = None
         if board is not None:
             owner = BoardOwner(board.team_id, board.round_id, board.peer_room_id)
@@ -298,6 +337,8 @@ async def invite_redeem(request: Request) -> Response:
         return error_page(request, 429, "error.429", headers={"Retry-After": str(int(bucket.retry_after()) + 1)})
     session = await current_session(request)
     display_name = str(form.get("display_name", "")).strip()[:100] or None
+    if display_name and contains_identity_code(display_name):
+        display_name = None  # never store an identity code; the name is asked again
     async with state.engine.begin() as conn:
         try:
             person_id, _invite = await invites.redeem(
@@ -320,7 +361,13 @@ async def invite_redeem(request: Request) -> Response:
             old = request.cookies.get(state.cookie_name)
             if old:
                 await end_session(conn, old)
-    response = RedirectResponse("/welcome" if session is None else "/", status_code=303)
+    # A customer reads and accepts the participation agreement before anything else, then picks a name.
+    after = "/welcome" if session is None else "/"
+    if _invite.role == "customer":
+        target = f"/teams/{_invite.team_id}/agreement?next=/teams/{_invite.team_id}"
+    else:
+        target = after
+    response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, state, new_token)
     return response
 
@@ -329,7 +376,12 @@ async def welcome_page(request: Request) -> Response:
     session = await current_session(request)
     if session is None:
         return RedirectResponse("/signin", status_code=303)
-    return render(request, "welcome.html", {"name": session.display_name, "error": None}, session=session)
+    return render(
+        request,
+        "welcome.html",
+        {"name": session.display_name, "error": None, "next": request.query_params.get("next", "/")},
+        session=session,
+    )
 
 
 async def welcome_submit(request: Request) -> Response:
@@ -342,9 +394,14 @@ async def welcome_submit(request: Request) -> Response:
         return render(
             request, "welcome.html", {"name": "", "error": "welcome.name_missing"}, status=400, session=session
         )
+    if contains_identity_code(name):
+        return render(
+            request, "welcome.html", {"name": "", "error": "welcome.identity_code"}, status=400, session=session
+        )
     async with _state(request).engine.begin() as conn:
         await conn.execute(update(Person).where(Person.id == session.person_id).values(display_name=name))
-    return RedirectResponse("/", status_code=303)
+    target = str(form.get("next", "/"))
+    return RedirectResponse(target if target.startswith("/") and not target.startswith("//") else "/", status_code=303)
 
 
 # ------------------------------------------------------------------ misc

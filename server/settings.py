@@ -52,6 +52,7 @@ class Settings:
     connections_per_person: int = 10
     send_queue_frames: int = 512
     resume_max_ops: int = 2000
+    retention_days: int = 365
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -175,4 +176,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ops_burst=_int(env, "KUMPPANI_OPS_BURST", 60, 1, 100_000),
         connections_per_person=_int(env, "KUMPPANI_CONNECTIONS_PER_PERSON", 10, 1, 1000),
         max_items_per_board=_int(env, "KUMPPANI_MAX_ITEMS_PER_BOARD", 5000, 10, 1_000_000),
+        retention_days=_int(env, "KUMPPANI_RETENTION_DAYS", 365, 1, 36500),
     )

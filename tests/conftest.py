@@ -237,6 +237,11 @@ async def seed_workspace(database_url: str) -> Seeded:
                 .scalars()
                 .first()
             )
+            # The customer has accepted the participation agreement, as every customer does before taking part.
+            from auth import consent
+
+            text = await consent.current_text(conn, "agreement", team, "fi")
+            await consent.give(conn, cust, "agreement", text, team_id=team)
             tokens = {}
             for who, pid in (("professional", pro), ("customer", cust), ("observer", obs), ("outsider", out)):
                 tokens[who] = await create_session(conn, pid, absolute=timedelta(hours=12))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import settings_for
 from starlette.testclient import TestClient
 
+from conftest import settings_for
 from server.app import create_app
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from boards import protocol as p
@@ -25,6 +25,8 @@ ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
 class Connection:
     __slots__ = (
         "__weakref__",
+        "_close",
+        "_closing",
         "_limit",
         "_paused",
         "_queue",
@@ -36,14 +38,24 @@ class Connection:
         "editing",
         "lagging",
         "name",
-        "on_close",
         "person_id",
         "role",
         "seq",
+        "session_id",
     )
 
     def __init__(
-        self, send: ASGISend, *, board_id: str, person_id: str, name: str, role: str, conn_id: str, queue_limit: int
+        self,
+        send: ASGISend,
+        *,
+        board_id: str,
+        person_id: str,
+        name: str,
+        role: str,
+        conn_id: str,
+        queue_limit: int,
+        session_id: str = "",
+        close: Callable[[int, str], Awaitable[None]] | None = None,
     ) -> None:
         self._send = send
         self.board_id = board_id
@@ -59,7 +71,9 @@ class Connection:
         self.closed = False
         self.lagging = False
         self.editing: str | None = None
-        self.on_close: Callable[[int, str], None] | None = None
+        self.session_id = session_id
+        self._close = close
+        self._closing: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------ fan-out side
 
@@ -114,7 +128,7 @@ class Connection:
 
     async def _drain(self) -> None:
         try:
-            while self._queue and not self.closed:
+            while self._queue and not self.closed and not self._paused:
                 last_seq, frame = self._queue.popleft()
                 if last_seq != -1:
                     if last_seq <= self.seq:
@@ -137,8 +151,14 @@ class Connection:
             return
         await self._send({"type": "websocket.send", "text": frame})
 
-    def resume(self, seq: int) -> None:
-        """The snapshot or catch-up up to ``seq`` was sent: let queued frames flow."""
+    def resume(self, seq: int, catch_up: Sequence[str] = ()) -> None:
+        """Send ``catch_up`` (a snapshot or missed operations, then ``synced``) and let queued frames flow.
+
+        Frames published while the catch-up was read wait in the queue; the catch-up goes ahead
+        of them, and those it already covers (up to ``seq``) are skipped.
+        """
+        for frame in reversed(catch_up):
+            self._queue.appendleft((-1, frame))
         self.seq = max(self.seq, seq)
         self.lagging = False
         self._paused = False
@@ -146,6 +166,12 @@ class Connection:
 
     def pause(self) -> None:
         self._paused = True
+
+    def kick(self, code: int, reason: str) -> None:
+        """Close the socket from the server side (access ended, session ended)."""
+        if self._close is not None and self._closing is None and not self.closed:
+            self._closing = asyncio.ensure_future(self._close(code, reason))
+        self.closed = True
 
     def close(self) -> None:
         self.closed = True

@@ -91,6 +91,13 @@ async def board_socket(websocket: WebSocket) -> None:
         return
 
     await websocket.accept()
+
+    async def close(code: int, reason: str) -> None:
+        try:
+            await websocket.close(code=code, reason=reason)
+        except Exception:  # already gone
+            pass
+
     conn = Connection(
         websocket.send,
         board_id=board_id,
@@ -99,6 +106,8 @@ async def board_socket(websocket: WebSocket) -> None:
         role=access.role,
         conn_id=secrets.token_hex(8),
         queue_limit=state.settings.send_queue_frames,
+        session_id=info.session_id,
+        close=close,
     )
     session = _Session(state, websocket, conn, access, state.op_buckets.get(info.person_id), [])
     state.track(conn)
@@ -164,7 +173,10 @@ async def _await_hello(session: _Session) -> p.Hello | None:
             continue
         if message.v not in p.SUPPORTED_VERSIONS:
             await _error(
-                session, "version", f"Protocol version {message.v} is not supported; use {p.PROTOCOL_VERSION}.", None
+                session,
+                p.ErrorCode.UNSUPPORTED_VERSION,
+                f"Protocol version {message.v} is not supported; use {p.PROTOCOL_VERSION}.",
+                None,
             )
             await ws.close(code=p.CloseCode.UNSUPPORTED_VERSION, reason="unsupported version")
             return None
@@ -187,6 +199,7 @@ async def _catch_up(session: _Session, since: int | None) -> None:
     """Send what the client missed (or a snapshot), then let live frames flow."""
     state, conn = session.state, session.conn
     conn.pause()
+    frames: list[str] = []
     async with state.engine.connect() as db:
         events = None
         if since:  # 0 or none: the client has nothing yet, so it gets a snapshot
@@ -195,14 +208,15 @@ async def _catch_up(session: _Session, since: int | None) -> None:
             snap = await snapshot(db, conn.board_id, conn.person_id)
             if snap is None:
                 raise WebSocketDisconnect(p.CloseCode.NOT_FOUND)
-            await conn.send_direct(snap)
+            frames.append(p.encode(snap).decode())
             head = snap.seq
         else:
             if events:
-                await conn.send_direct(p.Ops(ops=events))
+                frames.append(p.encode(p.Ops(ops=events)).decode())
             head = events[-1].seq if events else since or 0
-    await conn.send_direct(p.Synced(seq=head))
-    conn.resume(head)
+    frames.append(p.encode(p.Synced(seq=head)).decode())
+    # Ahead of whatever was published meanwhile: the client must see the catch-up first.
+    conn.resume(head, frames)
 
 
 async def _read_loop(session: _Session) -> None:

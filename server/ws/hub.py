@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -31,6 +32,7 @@ log = logging.getLogger("kumppani.hub")
 
 PRESENCE_TTL = 90
 CATCH_UP_BATCH = 500
+CONTROL_CHANNEL = "control"
 
 
 @dataclass
@@ -58,6 +60,7 @@ class Hub:
 
     async def start(self) -> None:
         await self.backend.connect()
+        await self.backend.subscribe(CONTROL_CHANNEL)
         self._listener = asyncio.create_task(self._listen(), name="hub-listener")
         self._heartbeat = asyncio.create_task(self._refresh_presence(), name="hub-presence")
 
@@ -207,6 +210,10 @@ class Hub:
 
     def _on_published(self, event: Published) -> None:
         header, _, frame = event.data.partition(b"\n")
+        if event.channel == CONTROL_CHANNEL:
+            if not header.startswith(self.origin.encode() + b" "):
+                self._apply_kick(msgspec.json.decode(frame))
+            return
         try:
             origin, first_s, last_s = header.decode().split(" ")
             first, last = int(first_s), int(last_s)
@@ -221,6 +228,34 @@ class Hub:
         else:
             self._deliver(board_id, first, last, frame.decode())
 
+    # ------------------------------------------------------------ access changes
+
+    async def kick(
+        self,
+        *,
+        person_id: str,
+        session_id: str | None = None,
+        team_board_ids: list[str] | None = None,
+        code: int = p.CloseCode.FORBIDDEN,
+        reason: str = "access ended",
+    ) -> None:
+        """Close a person's sockets in every process: all, one session's, or those of some boards."""
+        order = {"person": person_id, "session": session_id, "boards": team_board_ids, "code": code, "reason": reason}
+        self._apply_kick(order)
+        if not self._single_process:
+            await self.backend.publish(CONTROL_CHANNEL, _header(self.origin, 0, 0) + msgspec.json.encode(order))
+
+    def _apply_kick(self, order: dict[str, Any]) -> None:
+        boards = set(order.get("boards") or [])
+        for conn in self.all_connections():
+            if conn.person_id != order.get("person"):
+                continue
+            if order.get("session") and conn.session_id != order["session"]:
+                continue
+            if boards and conn.board_id not in boards:
+                continue
+            conn.kick(int(order.get("code", p.CloseCode.FORBIDDEN)), str(order.get("reason", "")))
+
     # ------------------------------------------------------------ presence
 
     async def presence_put(self, conn: Connection) -> None:
@@ -232,8 +267,6 @@ class Hub:
 
     async def presence_list(self, board_id: str) -> list[p.PresenceEntry]:
         """Who is on the board, one entry per person (a person may have several tabs open)."""
-        import msgspec
-
         raw = await self.backend.presence_list(board_id)
         people: dict[str, p.PresenceEntry] = {}
         for value in raw.values():

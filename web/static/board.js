@@ -53,6 +53,7 @@ function announce(text) {
 }
 
 function nameOf(personId) {
+  if (!personId) return t("former");
   if (state.me && personId === state.me.person) return t("you");
   return state.people.get(personId)?.name || t("someone");
 }
@@ -72,6 +73,7 @@ function connect() {
   const socket = new WebSocket(`${scheme}://${location.host}/ws/boards/${boardId}`);
   state.socket = socket;
   state.synced = false;
+  state.syncing = false;
   setStatus("connecting");
   socket.addEventListener("open", () => {
     socket.send(JSON.stringify({ t: "hello", v: 1, since: state.seq || null }));
@@ -107,6 +109,13 @@ function submit(op, description) {
   return id;
 }
 
+function requestSync() {
+  // One sync at a time; a gap seen while one is on its way asks again when it ends.
+  if (state.syncing) { state.missedWhileSyncing = true; return; }
+  state.syncing = true;
+  state.socket?.send(JSON.stringify({ t: "sync", since: state.seq }));
+}
+
 function handle(message) {
   switch (message.t) {
     case "welcome":
@@ -121,11 +130,13 @@ function handle(message) {
     case "ops":
       for (const event of message.ops) {
         if (event.seq <= state.seq) continue;
-        if (event.seq > state.seq + 1) { send({ t: "sync", since: state.seq }); return; }
+        if (event.seq > state.seq + 1) { requestSync(); return; }
         apply(event);
       }
       break;
     case "synced":
+      state.syncing = false;
+      if (state.missedWhileSyncing || message.seq > state.seq) { state.missedWhileSyncing = false; requestSync(); }
       state.synced = true;
       state.retry = 0;
       setStatus("online");
@@ -157,7 +168,7 @@ function handle(message) {
       renderPresence();
       break;
     case "resync":
-      send({ t: "sync", since: state.seq });
+      requestSync();
       break;
   }
 }
@@ -193,6 +204,9 @@ function apply(event) {
       }
       break;
     }
+    case "author.anonymised":
+      for (const item of state.items.values()) if (item.author === d.person) item.author = null;
+      break;
     case "item.deleted": {
       const item = state.items.get(d.id);
       if (item) text = t("deleted", { name: who, what: describe(item) });

@@ -1,0 +1,163 @@
+"""OpenID Connect sign-in pages: start at a provider, come back to the callback.
+
+The started sign-in (state, nonce, PKCE verifier, provider, where to go next) is
+kept in one short-lived signed HttpOnly cookie. Starting again replaces it, so
+abandoned attempts never make the Cookie header grow. The callback always
+clears it; only a fully verified answer makes a session.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import httpx
+from sqlalchemy.exc import IntegrityError
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from auth import oidc
+from auth.sessions import create_session, end_session
+from server.pages import error_page, set_session_cookie
+from server.ratelimit import BucketMap
+from server.security import client_address
+from server.state import AppState
+
+log = logging.getLogger("kumppani.oidc")
+
+CALLBACK_PATH = "/signin/oidc/callback"
+HTTP_TIMEOUT = httpx.Timeout(10.0)
+
+
+def _state(request: Request) -> AppState:
+    state: AppState = request.app.state.kumppani
+    return state
+
+
+def pending_cookie_name(state: AppState) -> str:
+    return "__Host-kumppani-oidc" if state.settings.secure_cookies else "kumppani-oidc"
+
+
+def redirect_uri(state: AppState) -> str:
+    return state.settings.base_url + CALLBACK_PATH
+
+
+def _http() -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False, headers={"User-Agent": "Kumppani"})
+
+
+def _start_buckets(request: Request) -> BucketMap:
+    # Each start fetches the provider's metadata: keep one address from making us hammer a provider.
+    buckets: BucketMap | None = getattr(request.app.state, "oidc_start_buckets", None)
+    if buckets is None:
+        buckets = BucketMap(rate=0.5, capacity=30)
+        request.app.state.oidc_start_buckets = buckets
+    return buckets
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _clear_pending(response: Response, state: AppState) -> None:
+    response.delete_cookie(
+        pending_cookie_name(state), path="/", secure=state.settings.secure_cookies, httponly=True, samesite="lax"
+    )
+
+
+def _failure(request: Request, reason: str, key: str = "error.oidc") -> Response:
+    log.warning("oidc sign-in refused", extra={"reason": reason})
+    response = error_page(request, 400, key)
+    _clear_pending(response, _state(request))
+    return _no_store(response)
+
+
+async def oidc_start(request: Request) -> Response:
+    state = _state(request)
+    bucket = _start_buckets(request).get(client_address(request))
+    if not bucket.take():
+        return error_page(request, 429, "error.429", headers={"Retry-After": str(int(bucket.retry_after()) + 1)})
+    async with state.engine.connect() as conn:
+        provider = await oidc.get_provider(conn, request.path_params["provider_id"])
+    if provider is None:
+        return error_page(request, 404)
+    try:
+        async with _http() as http:
+            url, sealed = await oidc.start_login(
+                http,
+                provider,
+                redirect_uri=redirect_uri(state),
+                secret_keys=state.settings.secret_keys,
+                return_to=request.query_params.get("next"),
+            )
+    except oidc.OidcError as exc:
+        return _failure(request, exc.reason)
+    response = RedirectResponse(url, status_code=303)
+    # One cookie, always the same name: a new attempt overwrites the previous one.
+    response.set_cookie(
+        pending_cookie_name(state),
+        sealed,
+        max_age=oidc.LOGIN_MAX_AGE,
+        path="/",
+        httponly=True,
+        samesite="lax",  # the provider sends the browser back with a top-level GET
+        secure=state.settings.secure_cookies,
+    )
+    return _no_store(response)
+
+
+async def oidc_callback(request: Request) -> Response:
+    state = _state(request)
+    sealed = request.cookies.get(pending_cookie_name(state))
+    if not sealed:
+        return _failure(request, "no_pending_login", "error.oidc_expired")
+    try:
+        pending = oidc.open_pending(state.settings.secret_keys, sealed)
+        async with state.engine.connect() as conn:
+            provider = await oidc.get_provider(conn, pending.provider_id)
+        if provider is None:
+            raise oidc.OidcError("provider_gone")
+        async with _http() as http:
+            identity = await oidc.finish_login(
+                http, provider, pending, dict(request.query_params), redirect_uri=redirect_uri(state)
+            )
+        token = await _sign_in(request, state, provider, identity)
+    except oidc.OidcError as exc:
+        return _failure(request, exc.reason)
+    response = RedirectResponse(pending.return_to, status_code=303)
+    set_session_cookie(response, state, token)
+    _clear_pending(response, state)
+    return _no_store(response)
+
+
+async def _sign_in(request: Request, state: AppState, provider: oidc.Provider, identity: oidc.VerifiedIdentity) -> str:
+    """A new session for the person behind the identity; an earlier session in this browser ends."""
+    for attempt in (1, 2):
+        try:
+            async with state.engine.begin() as conn:
+                person_id = await oidc.find_or_create_person(conn, provider, identity)
+                token = await create_session(
+                    conn,
+                    person_id,
+                    absolute=timedelta(hours=state.settings.session_absolute_hours),
+                    user_agent=request.headers.get("user-agent"),
+                )
+                old = request.cookies.get(state.cookie_name)
+                if old:
+                    await end_session(conn, old)
+            return token
+        except IntegrityError:
+            # Another first sign-in of the same (issuer, subject) won the race: take its person.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def oidc_routes() -> list[BaseRoute]:
+    return [
+        # The callback first: otherwise "callback" would be taken for a provider id.
+        Route(CALLBACK_PATH, oidc_callback, methods=["GET"]),
+        Route("/signin/oidc/{provider_id}", oidc_start, methods=["GET"]),
+    ]

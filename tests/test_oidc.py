@@ -1,0 +1,593 @@
+"""OpenID Connect sign-in against a real (small) OpenID provider started inside the tests.
+
+The provider is a Starlette app on its own uvicorn server: discovery, JWKS,
+/authorize (approves at once) and /token (checks the client and the PKCE
+verifier, signs an RS256 ID token). Switches make it misbehave. Kumppani runs
+as a LiveServer; the browser is an httpx client that follows redirects by hand
+between the two.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+import httpx
+import pytest
+import uvicorn
+from joserfc import jwt
+from joserfc.jwk import KeySet, RSAKey
+from sqlalchemy import func, select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from auth import oidc
+from auth.models import AuthSession, ExternalIdentity, IdentityProvider, Person
+from conftest import LiveServer, free_port, settings_for
+from server.db import create_engine
+from server.i18n import Translator
+
+FI = Translator("fi")
+FAILED_TEXT = FI("error.oidc.text")
+EXPIRED_TEXT = FI("error.oidc_expired.text")
+CLIENT_ID = "kumppani-client"
+CLIENT_SECRET = "client-secret-" + "s" * 24
+
+
+def s256(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+class TestProvider:
+    """A tiny OpenID provider. ``misbehave`` holds the switches that make it lie."""
+
+    __test__ = False
+
+    def __init__(self, redirect_uri: str, *, sub: str = "user-1", email: str = "paula@example.fi") -> None:
+        self.port = free_port()
+        self.issuer = f"http://127.0.0.1:{self.port}"
+        self.redirect_uri = redirect_uri
+        self.user: dict[str, Any] = {"sub": sub, "email": email, "email_verified": True, "name": "Paula Pilvi"}
+        self.key = RSAKey.generate_key(2048, {"kid": "op-key", "use": "sig", "alg": "RS256"})
+        self.misbehave: set[str] = set()
+        self.codes: dict[str, dict[str, str]] = {}
+        self.authorize_requests: list[dict[str, str]] = []
+        self.token_requests: list[dict[str, str]] = []
+        self.rejected_tokens: list[str] = []
+        app = Starlette(
+            routes=[
+                Route("/.well-known/openid-configuration", self.discovery),
+                Route("/jwks", self.jwks),
+                Route("/authorize", self.authorize),
+                Route("/token", self.token, methods=["POST"]),
+            ]
+        )
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> TestProvider:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the test provider did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+    # -------------------------------------------------------------- endpoints
+
+    async def discovery(self, request: Request) -> Response:
+        return JSONResponse(
+            {
+                "issuer": "http://evil.example" if "metadata_issuer" in self.misbehave else self.issuer,
+                "authorization_endpoint": f"{self.issuer}/authorize",
+                "token_endpoint": f"{self.issuer}/token",
+                "jwks_uri": f"{self.issuer}/jwks",
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "code_challenge_methods_supported": ["S256"],
+                "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+                "authorization_response_iss_parameter_supported": True,
+            }
+        )
+
+    async def jwks(self, request: Request) -> Response:
+        return JSONResponse(KeySet([self.key]).as_dict(private=False))
+
+    async def authorize(self, request: Request) -> Response:
+        params = dict(request.query_params)
+        self.authorize_requests.append(params)
+        if params.get("client_id") != CLIENT_ID or params.get("redirect_uri") != self.redirect_uri:
+            return JSONResponse({"error": "invalid_request"}, status_code=400)
+        back = {"state": params.get("state", ""), "iss": self.issuer}
+        if "provider_error" in self.misbehave:
+            return RedirectResponse(f"{self.redirect_uri}?{urlencode({'error': 'access_denied', **back})}", 302)
+        if params.get("response_type") != "code" or params.get("code_challenge_method") != "S256":
+            return JSONResponse({"error": "invalid_request"}, status_code=400)
+        code = secrets.token_urlsafe(24)
+        self.codes[code] = {
+            "nonce": params.get("nonce", ""),
+            "challenge": params.get("code_challenge", ""),
+            "redirect_uri": params["redirect_uri"],
+        }
+        return RedirectResponse(f"{self.redirect_uri}?{urlencode({'code': code, **back})}", 302)
+
+    def _client_ok(self, request: Request) -> bool:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        return base64.b64decode(value).decode() == f"{CLIENT_ID}:{CLIENT_SECRET}"
+
+    async def token(self, request: Request) -> Response:
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        self.token_requests.append(form)
+
+        def refuse(error: str, status: int = 400) -> Response:
+            self.rejected_tokens.append(error)
+            return JSONResponse({"error": error}, status_code=status)
+
+        if not self._client_ok(request):
+            return refuse("invalid_client", 401)
+        if form.get("grant_type") != "authorization_code":
+            return refuse("unsupported_grant_type")
+        grant = self.codes.pop(form.get("code", ""), None)  # a code works once
+        if grant is None or form.get("redirect_uri") != grant["redirect_uri"]:
+            return refuse("invalid_grant")
+        verifier = form.get("code_verifier", "")
+        if not verifier or not secrets.compare_digest(s256(verifier), grant["challenge"]):
+            return refuse("invalid_grant")
+        access_token = secrets.token_urlsafe(24)
+        return JSONResponse(
+            {
+                "access_token": access_token,
+                "token_type": "Bearer",
+                "expires_in": 300,
+                "id_token": self.id_token(grant["nonce"]),
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    def id_token(self, nonce: str) -> str:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            **self.user,
+            "iss": self.issuer,
+            "aud": CLIENT_ID,
+            "iat": now,
+            "exp": now + 300,
+            "nonce": nonce,
+        }
+        if "wrong_nonce" in self.misbehave:
+            claims["nonce"] = secrets.token_urlsafe(16)
+        if "wrong_issuer" in self.misbehave:
+            claims["iss"] = "http://127.0.0.1:1"
+        if "wrong_audience" in self.misbehave:
+            claims["aud"] = "someone-else"
+        if "several_audiences" in self.misbehave:
+            claims["aud"] = [CLIENT_ID, "someone-else"]
+        if "azp" in self.misbehave:
+            claims["azp"] = CLIENT_ID
+        if "expired" in self.misbehave:
+            claims["iat"], claims["exp"] = now - 1200, now - 600
+        key = self.key
+        if "wrong_key" in self.misbehave:
+            key = RSAKey.generate_key(2048, {"kid": "op-key", "use": "sig", "alg": "RS256"})
+        return jwt.encode({"alg": "RS256", "kid": "op-key"}, claims, key)
+
+
+# ------------------------------------------------------------------ fixtures and helpers
+
+
+@pytest.fixture
+def kumppani(migrated_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    port = free_port()
+    settings = settings_for(migrated_url, tmp_path, KUMPPANI_BASE_URL=f"http://127.0.0.1:{port}")
+    server = LiveServer(settings, port=port).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+ProviderFactory = Callable[..., TestProvider]
+
+
+@pytest.fixture
+def make_provider(kumppani: LiveServer) -> Iterator[ProviderFactory]:
+    started: list[TestProvider] = []
+
+    def make(**kwargs: Any) -> TestProvider:
+        op = TestProvider(f"{kumppani.base}/signin/oidc/callback", **kwargs).start()
+        started.append(op)
+        return op
+
+    yield make
+    for op in started:
+        op.stop()
+
+
+@pytest.fixture
+def op(make_provider: ProviderFactory) -> TestProvider:
+    return make_provider()
+
+
+async def register(database_url: str, op: TestProvider, name: str = "Testikunnan tunnus", **kwargs: Any) -> str:
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            return await oidc.add_provider(
+                conn, name=name, issuer=op.issuer, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, **kwargs
+            )
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def provider_id(migrated_url: str, op: TestProvider) -> str:
+    return await register(migrated_url, op)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(follow_redirects=False, timeout=20) as client:
+        yield client
+
+
+async def counts(database_url: str) -> dict[str, int]:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            return {
+                table.__tablename__: int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
+                for table in (Person, ExternalIdentity, AuthSession)
+            }
+    finally:
+        await engine.dispose()
+
+
+async def sign_in(
+    browser: httpx.AsyncClient,
+    kumppani: LiveServer,
+    provider_id: str,
+    *,
+    next_path: str | None = None,
+    tamper: Callable[[str], str] | None = None,
+) -> httpx.Response:
+    """Click the provider's button and follow the redirects by hand; the last response from Kumppani."""
+    query = f"?{urlencode({'next': next_path})}" if next_path else ""
+    start = await browser.get(f"{kumppani.base}/signin/oidc/{provider_id}{query}")
+    if start.status_code != 303:
+        return start
+    at_provider = await browser.get(start.headers["location"])
+    assert at_provider.status_code == 302, at_provider.text
+    callback = at_provider.headers["location"]
+    assert callback.startswith(f"{kumppani.base}/signin/oidc/callback?")
+    return await browser.get(tamper(callback) if tamper else callback)
+
+
+def set_cookie_names(response: httpx.Response) -> list[str]:
+    """Cookies the response sets to a value (a deletion, Max-Age=0, does not count)."""
+    names = []
+    for header in response.headers.get_list("set-cookie"):
+        name, _, rest = header.partition("=")
+        value = rest.split(";", 1)[0]
+        if value and value != '""' and "max-age=0" not in header.lower():
+            names.append(name)
+    return names
+
+
+def replace_query(url: str, **changes: str) -> str:
+    parts = urlsplit(url)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    query.update(changes)
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def assert_refused(response: httpx.Response, browser: httpx.AsyncClient, text: str = FAILED_TEXT) -> None:
+    assert response.status_code == 400, response.text
+    assert text in response.text
+    assert "kumppani" not in set_cookie_names(response)
+    assert browser.cookies.get("kumppani") is None
+
+
+# ------------------------------------------------------------------ success
+
+
+async def test_sign_in_creates_a_person_with_an_external_identity_and_a_session(
+    kumppani: LiveServer, op: TestProvider, provider_id: str, browser: httpx.AsyncClient, migrated_url: str
+) -> None:
+    page = await browser.get(f"{kumppani.base}/signin")
+    assert "Kirjaudu: Testikunnan tunnus" in page.text
+    assert f'action="/signin/oidc/{provider_id}"' in page.text
+
+    done = await sign_in(browser, kumppani, provider_id)
+    assert done.status_code == 303 and done.headers["location"] == "/"
+    assert "kumppani" in set_cookie_names(done)
+    assert "kumppani-oidc" not in set_cookie_names(done)  # the pending sign-in is cleared
+    home = await browser.get(f"{kumppani.base}/")
+    assert home.status_code == 200 and "Paula Pilvi" in home.text
+
+    engine = create_engine(migrated_url)
+    try:
+        async with engine.connect() as conn:
+            identity = (await conn.execute(select(ExternalIdentity))).one()
+            person = (await conn.execute(select(Person).where(Person.id == identity.person_id))).one()
+            sessions = (await conn.execute(select(AuthSession.person_id))).scalars().all()
+    finally:
+        await engine.dispose()
+    assert (identity.issuer, identity.subject) == (op.issuer, "user-1")
+    assert person.display_name == "Paula Pilvi" and person.email == "paula@example.fi"
+    assert sessions == [person.id]
+
+
+async def test_signing_in_again_reuses_the_person(
+    kumppani: LiveServer, op: TestProvider, provider_id: str, migrated_url: str
+) -> None:
+    for _ in range(2):
+        async with httpx.AsyncClient(follow_redirects=False, timeout=20) as browser:
+            done = await sign_in(browser, kumppani, provider_id)
+            assert done.status_code == 303
+    assert await counts(migrated_url) == {"person": 1, "external_identity": 1, "auth_session": 2}
+
+
+async def test_same_email_from_two_providers_is_two_people(
+    kumppani: LiveServer, make_provider: ProviderFactory, migrated_url: str
+) -> None:
+    # Same e-mail, even the same subject: different issuers are different accounts.
+    first, second = make_provider(), make_provider()
+    ids = [await register(migrated_url, first, "Ensimmäinen"), await register(migrated_url, second, "Toinen")]
+    async with httpx.AsyncClient(follow_redirects=False, timeout=20) as browser:
+        page = await browser.get(f"{kumppani.base}/signin")
+        assert "Kirjaudu: Ensimmäinen" in page.text and "Kirjaudu: Toinen" in page.text
+    for provider_id in ids:
+        async with httpx.AsyncClient(follow_redirects=False, timeout=20) as browser:
+            assert (await sign_in(browser, kumppani, provider_id)).status_code == 303
+    engine = create_engine(migrated_url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(ExternalIdentity.issuer, ExternalIdentity.person_id))).all()
+            emails = (await conn.execute(select(Person.email))).scalars().all()
+    finally:
+        await engine.dispose()
+    assert sorted(r.issuer for r in rows) == sorted([first.issuer, second.issuer])
+    assert len({r.person_id for r in rows}) == 2
+    assert emails == ["paula@example.fi", "paula@example.fi"]
+
+
+async def test_several_audiences_need_azp(
+    kumppani: LiveServer, op: TestProvider, provider_id: str, browser: httpx.AsyncClient
+) -> None:
+    op.misbehave = {"several_audiences", "azp"}
+    assert (await sign_in(browser, kumppani, provider_id)).status_code == 303
+
+
+async def test_return_path_is_kept_and_only_on_this_site(
+    kumppani: LiveServer, op: TestProvider, provider_id: str
+) -> None:
+    for asked, expected in (("/boards/abc", "/boards/abc"), ("//evil.example/x", "/"), ("https://evil.example", "/")):
+        async with httpx.AsyncClient(follow_redirects=False, timeout=20) as browser:
+            done = await sign_in(browser, kumppani, provider_id, next_path=asked)
+            assert done.status_code == 303 and done.headers["location"] == expected
+
+
+# ------------------------------------------------------------------ refusals
+
+
+@pytest.mark.parametrize(
+    ("switch", "reason"),
+    [
+        ("wrong_nonce", "id_token_claim_nonce"),
+        ("wrong_issuer", "id_token_claim_iss"),
+        ("wrong_audience", "id_token_claim_aud"),
+        ("expired", "id_token_claim_exp"),
+        ("metadata_issuer", "metadata_issuer_mismatch"),
+        ("provider_error", "provider_error"),
+        ("wrong_key", "id_token_signature"),
+        ("several_audiences", "id_token_claim_azp"),
+    ],
+)
+async def test_a_misbehaving_provider_is_refused(
+    switch: str,
+    reason: str,
+    caplog: pytest.LogCaptureFixture,
+    kumppani: LiveServer,
+    op: TestProvider,
+    provider_id: str,
+    browser: httpx.AsyncClient,
+    migrated_url: str,
+) -> None:
+    before = await counts(migrated_url)
+    op.misbehave = {switch}
+    response = await sign_in(browser, kumppani, provider_id)
+    assert_refused(response, browser)
+    assert await counts(migrated_url) == before
+    assert [r.reason for r in caplog.records if r.name == "kumppani.oidc"] == [reason]
+    if switch == "metadata_issuer":
+        assert op.authorize_requests == []  # never sent the browser to a provider that names another issuer
+
+
+async def test_a_tampered_state_is_refused(
+    kumppani: LiveServer, op: TestProvider, provider_id: str, browser: httpx.AsyncClient, migrated_url: str
+) -> None:
+    response = await sign_in(
+        browser, kumppani, provider_id, tamper=lambda url: replace_query(url, state=secrets.token_urlsafe(32))
+    )
+    assert_refused(response, browser)
+    assert op.token_requests == []  # the code was never even exchanged
+    assert await counts(migrated_url) == {"person": 0, "external_identity": 0, "auth_session": 0}
+
+
+async def test_a_tampered_pending_cookie_is_refused(
+    kumppani: LiveServer, op: TestProvider, provider_id: str, browser: httpx.AsyncClient, migrated_url: str
+) -> None:
+    def tamper(url: str) -> str:
+        sealed = browser.cookies["kumppani-oidc"]
+        browser.cookies.delete("kumppani-oidc")
+        forged = sealed[:-2] + ("AA" if not sealed.endswith("AA") else "BB")
+        browser.cookies.set("kumppani-oidc", forged, domain="127.0.0.1")
+        return url
+
+    assert_refused(await sign_in(browser, kumppani, provider_id, tamper=tamper), browser)
+    assert await counts(migrated_url) == {"person": 0, "external_identity": 0, "auth_session": 0}
+
+
+async def test_a_callback_without_the_pending_cookie_is_refused(
+    kumppani: LiveServer, op: TestProvider, provider_id: str, browser: httpx.AsyncClient, migrated_url: str
+) -> None:
+    """Another browser (or a replay after the cookie was used) cannot finish someone's sign-in."""
+    start = await browser.get(f"{kumppani.base}/signin/oidc/{provider_id}")
+    callback = (await browser.get(start.headers["location"])).headers["location"]
+    async with httpx.AsyncClient(follow_redirects=False, timeout=20) as other:
+        assert_refused(await other.get(callback), other, EXPIRED_TEXT)
+    assert (await browser.get(callback)).status_code == 303
+    replay = await browser.get(callback)  # the pending cookie was cleared when it was used
+    assert replay.status_code == 400 and EXPIRED_TEXT in replay.text
+    assert "kumppani" not in set_cookie_names(replay)
+    assert await counts(migrated_url) == {"person": 1, "external_identity": 1, "auth_session": 1}
+
+
+async def test_a_disabled_or_unknown_provider_cannot_be_used(
+    kumppani: LiveServer, op: TestProvider, migrated_url: str, browser: httpx.AsyncClient
+) -> None:
+    disabled = await register(migrated_url, op, "Pois käytöstä", enabled=False)
+    assert "Pois käytöstä" not in (await browser.get(f"{kumppani.base}/signin")).text
+    for provider_id in (disabled, "no-such-provider"):
+        assert (await browser.get(f"{kumppani.base}/signin/oidc/{provider_id}")).status_code == 404
+    assert op.authorize_requests == []
+
+
+# ------------------------------------------------------------------ PKCE and cookie size
+
+
+async def test_pkce_s256_is_used_and_the_provider_checks_the_verifier(
+    kumppani: LiveServer, op: TestProvider, provider_id: str, browser: httpx.AsyncClient
+) -> None:
+    assert (await sign_in(browser, kumppani, provider_id)).status_code == 303
+    [asked] = op.authorize_requests
+    [exchanged] = op.token_requests
+    assert asked["code_challenge_method"] == "S256"
+    assert asked["code_challenge"] == s256(exchanged["code_verifier"])
+    assert asked["nonce"] and asked["state"] and "openid" in asked["scope"].split()
+
+    # The provider refuses a code presented without the right verifier.
+    start = await browser.get(f"{kumppani.base}/signin/oidc/{provider_id}")
+    callback = (await browser.get(start.headers["location"])).headers["location"]
+    code = parse_qs(urlsplit(callback).query)["code"][0]
+    token_request = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": f"{kumppani.base}/signin/oidc/callback",
+        "code_verifier": secrets.token_urlsafe(48),
+    }
+    auth = (CLIENT_ID, CLIENT_SECRET)
+    refused = await browser.post(f"{op.issuer}/token", data=token_request, auth=auth)
+    assert refused.status_code == 400 and refused.json() == {"error": "invalid_grant"}
+    assert op.rejected_tokens == ["invalid_grant"]
+
+
+async def test_the_provider_refuses_a_token_request_without_a_verifier(
+    kumppani: LiveServer, op: TestProvider, provider_id: str, browser: httpx.AsyncClient
+) -> None:
+    start = await browser.get(f"{kumppani.base}/signin/oidc/{provider_id}")
+    callback = (await browser.get(start.headers["location"])).headers["location"]
+    code = parse_qs(urlsplit(callback).query)["code"][0]
+    refused = await browser.post(
+        f"{op.issuer}/token",
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": op.redirect_uri},
+        auth=(CLIENT_ID, CLIENT_SECRET),
+    )
+    assert refused.status_code == 400
+    # The code is spent: Kumppani's own (correct) exchange now fails too, and no session is made.
+    assert_refused(await browser.get(callback), browser)
+
+
+async def test_twenty_abandoned_sign_ins_leave_one_small_cookie(
+    kumppani: LiveServer, make_provider: ProviderFactory, migrated_url: str, browser: httpx.AsyncClient
+) -> None:
+    ops = [make_provider(), make_provider()]
+    ids = [await register(migrated_url, ops[0], "Yksi"), await register(migrated_url, ops[1], "Kaksi")]
+    for i in range(20):
+        start = await browser.get(f"{kumppani.base}/signin/oidc/{ids[i % 2]}?next=/boards/{'x' * 150}")
+        assert start.status_code == 303
+    request = browser.build_request("GET", f"{kumppani.base}/signin/oidc/callback")
+    cookie_header = request.headers.get("cookie", "")
+    assert cookie_header.count("kumppani-oidc=") == 1
+    assert len(cookie_header) < 4096
+    assert len(browser.cookies["kumppani-oidc"]) < 1000
+    # The latest attempt still finishes.
+    callback = (await browser.get(start.headers["location"])).headers["location"]
+    assert (await browser.get(callback)).status_code == 303
+
+
+# ------------------------------------------------------------------ domain and CLI
+
+
+def test_issuers_must_be_https_except_on_this_machine() -> None:
+    assert oidc.check_issuer("https://login.example.fi") == "https://login.example.fi"
+    assert oidc.check_issuer("http://127.0.0.1:9000") == "http://127.0.0.1:9000"
+    for bad in ("http://login.example.fi", "ftp://x", "https://login.example.fi?x=1", "", " https://a.fi"):
+        with pytest.raises(oidc.OidcError):
+            oidc.check_issuer(bad)
+
+
+def test_pending_sign_in_is_signed_and_expires() -> None:
+    keys = ("k" * 40,)
+    pending = oidc.PendingLogin("p" * 32, "s" * 43, "n" * 43, "v" * 64, "/boards/1")
+    sealed = oidc.seal_pending(keys, pending)
+    assert oidc.open_pending(keys, sealed) == pending
+    with pytest.raises(oidc.OidcError):
+        oidc.open_pending(("other" * 10,), sealed)
+    with pytest.raises(oidc.OidcError):
+        oidc.open_pending(keys, sealed, max_age=-1)
+
+
+def test_cli_adds_several_providers(
+    migrated_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from server.cli import main
+
+    monkeypatch.setenv("KUMPPANI_DATABASE_URL", migrated_url)
+    monkeypatch.setenv("KUMPPANI_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("KUMPPANI_SECRET_KEY", "test-secret-key-" + "x" * 32)
+    for name, issuer in (("Kunta A", "https://a.example.fi"), ("Kunta B", "https://b.example.fi/realms/x")):
+        args = ["provider", "add", "--name", name, "--issuer", issuer, "--client-id", "kp"]
+        assert main([*args, "--client-secret", "very-secret-value"]) == 0
+    dup = ["provider", "add", "--name", "Taas A", "--issuer", "https://a.example.fi", "--client-id", "kp"]
+    assert main([*dup, "--client-secret", "s"]) == 2
+    assert (
+        main(["provider", "add", "--name", "X", "--issuer", "http://x.fi", "--client-id", "k", "--client-secret", "s"])
+        == 2
+    )
+    assert main(["provider", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "Kunta A" in out and "https://b.example.fi/realms/x" in out and "/signin/oidc/callback" in out
+    assert "very-secret-value" not in out  # secrets are never listed
+
+    async def names() -> list[str]:
+        engine = create_engine(migrated_url)
+        try:
+            async with engine.connect() as conn:
+                return list(
+                    (await conn.execute(select(IdentityProvider.name).order_by(IdentityProvider.name))).scalars()
+                )
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(names()) == ["Kunta A", "Kunta B"]
