@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
-from webapp import csrf_of, make_client
 
 from auth import invites
 from auth.models import AuthSession, Invite, Membership, Person
 from conftest import Seeded
 from server.db import create_engine, utcnow
+from webapp import csrf_of, make_client
 
 KEYS = ("test-secret-key-" + "x" * 32,)
 

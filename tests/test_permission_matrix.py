@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from starlette.routing import Mount, Route, WebSocketRoute
-from webapp import make_client
 
 from auth import directory as d
 from auth.invites import create_invite
@@ -27,6 +26,7 @@ from boards.models import Item
 from conftest import LiveServer, settings_for
 from server.db import create_engine, new_id
 from server.models import metadata
+from webapp import make_client
 
 PERSONAS = ("anonymous", "outsider", "customer", "professional", "coach", "observer", "other_team", "other_org")
 KEYS = ("test-secret-key-" + "x" * 32,)

@@ -6,13 +6,12 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
-from webapp import csrf_of, make_client, sign_in_as
-
 from auth.sessions import resolve_session
 from boards import protocol as p
 from boards.client import BoardClient
 from conftest import LiveServer, Seeded
 from server.db import create_engine, utcnow
+from webapp import csrf_of, make_client, sign_in_as
 
 
 async def _resolve(url: str, token: str, *, idle_minutes: int = 30, later: timedelta = timedelta()) -> object:
