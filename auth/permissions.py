@@ -33,6 +33,7 @@ class BoardOwner:
     team_id: str | None
     round_id: str | None
     peer_room_id: str | None
+    visibility: str = "team"
 
 
 EDITOR_ROLES = ("professional", "customer")
@@ -65,7 +66,7 @@ async def board_access(conn: AsyncConnection, owner: BoardOwner, person_ids: Ite
     if owner.peer_room_id is not None:
         return await _peer_room_access(conn, owner.peer_room_id, wanted)
     if owner.team_id is not None:
-        return await _team_board_access(conn, owner.team_id, wanted)
+        return await _team_board_access(conn, owner.team_id, wanted, owner.visibility == "round")
     if owner.round_id is not None:
         return await _round_board_access(conn, owner.round_id, wanted)
     return {}
@@ -80,7 +81,9 @@ async def _peer_room_access(conn: AsyncConnection, room_id: str, wanted: set[str
     return {pid: BoardAccess("peer", comment=True, edit=True, facilitate=bool(fac)) for pid, fac in rows}
 
 
-async def _team_board_access(conn: AsyncConnection, team_id: str, wanted: set[str]) -> dict[str, BoardAccess]:
+async def _team_board_access(
+    conn: AsyncConnection, team_id: str, wanted: set[str], round_visible: bool = False
+) -> dict[str, BoardAccess]:
     team = (await conn.execute(select(Team.round_id, Team.facilitators_named).where(Team.id == team_id))).first()
     if team is None:
         return {}
@@ -100,6 +103,18 @@ async def _team_board_access(conn: AsyncConnection, team_id: str, wanted: set[st
     if remaining and round_id is not None:
         for pid in await _programme_coaches(conn, round_id, remaining):
             result[pid] = BoardAccess("coach", comment=True, facilitate=True)
+    remaining = wanted - result.keys()
+    if remaining and round_id is not None and round_visible:
+        # Shared with the whole round: the other teams read it (customers after their own agreement).
+        round_rows = await conn.execute(
+            select(Membership.person_id, Membership.role, Membership.team_id)
+            .join(Team, Team.id == Membership.team_id)
+            .where(Team.round_id == round_id, Membership.person_id.in_(remaining))
+        )
+        for pid, role, their_team in round_rows:
+            if role == "customer" and pid in await customers_needing_agreement(conn, their_team, {pid}):
+                continue
+            result[pid] = BoardAccess(role)
     return result
 
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert
+import secrets
+from collections.abc import Sequence
+
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from auth import audit
+from auth.tokens import TokenError, check_token, digest, make_token
+from boards import protocol as p
 from boards.models import Board, Item
 from boards.ordering import key_between
+from boards.system_ops import append_event, lock_board
 from boards.templates import template_items
 from server.db import new_id, utcnow
 
@@ -68,3 +75,109 @@ async def create_board(
     if rows:
         await conn.execute(insert(Item), rows)
     return board_id
+
+
+async def duplicate_board(conn: AsyncConnection, board_id: str, title: str, author_id: str) -> str:
+    """A copy of the board's live items with new ids, at sequence 0 (history is not copied)."""
+    source = (
+        await conn.execute(
+            select(Board.title, Board.template, Board.team_id, Board.round_id, Board.vote_budget).where(
+                Board.id == board_id
+            )
+        )
+    ).first()
+    if source is None:
+        raise LookupError("no such board")
+    rows = (await conn.execute(select(Item).where(Item.board_id == board_id, Item.deleted_seq.is_(None)))).all()
+    new_board = new_id()
+    await conn.execute(
+        insert(Board).values(
+            id=new_board,
+            title=title,
+            template=source.template,
+            team_id=source.team_id,
+            round_id=source.round_id,
+            vote_budget=source.vote_budget,
+            seq=0,
+            item_count=len(rows),
+        )
+    )
+    ids = {r.id: new_id() for r in rows}
+    now = utcnow()
+    if rows:
+        await conn.execute(
+            insert(Item),
+            [
+                {
+                    "id": ids[r.id],
+                    "board_id": new_board,
+                    "type": r.type,
+                    "parent_id": ids.get(r.parent_id),
+                    "stage_id": ids.get(r.stage_id),
+                    "lane_id": ids.get(r.lane_id),
+                    "order_key": r.order_key,
+                    "fields": r.fields,
+                    "field_meta": {},
+                    "author_id": r.author_id,
+                    "version": 1,
+                    "created_seq": 0,
+                    "updated_seq": 0,
+                    "deleted_seq": None,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for r in rows
+            ],
+        )
+    await audit.record(
+        conn,
+        "board.duplicated",
+        actor_id=author_id,
+        object_type="board",
+        object_id=new_board,
+        team_id=source.team_id,
+        source=board_id,
+    )
+    return new_board
+
+
+async def set_archived(conn: AsyncConnection, board_id: str, archived: bool, actor_id: str) -> p.Event:
+    """Archive or restore; open boards learn of it at once (an archived board takes no changes)."""
+    seq, _ = await lock_board(conn, board_id)
+    await conn.execute(
+        update(Board).where(Board.id == board_id).values(archived_at=utcnow() if archived else None, seq=seq + 1)
+    )
+    event = await append_event(
+        conn, board_id, seq + 1, "board.changed", None, {"archived": archived}, f"system-{secrets.token_hex(6)}"
+    )
+    await audit.record(
+        conn,
+        "board.archived" if archived else "board.restored",
+        actor_id=actor_id,
+        object_type="board",
+        object_id=board_id,
+    )
+    return event
+
+
+async def create_share_link(conn: AsyncConnection, secret_keys: Sequence[str], board_id: str, actor_id: str) -> str:
+    """A read-only link to the board; a new one revokes the old."""
+    token = make_token(secret_keys, "share")
+    await conn.execute(update(Board).where(Board.id == board_id).values(share_token_hash=digest(token)))
+    await audit.record(conn, "board.shared", actor_id=actor_id, object_type="board", object_id=board_id)
+    return token
+
+
+async def revoke_share_link(conn: AsyncConnection, board_id: str, actor_id: str) -> None:
+    await conn.execute(update(Board).where(Board.id == board_id).values(share_token_hash=None))
+    await audit.record(conn, "board.share_revoked", actor_id=actor_id, object_type="board", object_id=board_id)
+
+
+async def board_for_share(conn: AsyncConnection, secret_keys: Sequence[str], token: str) -> str | None:
+    try:
+        check_token(secret_keys, "share", token)
+    except TokenError:
+        return None
+    return (
+        await conn.execute(select(Board.id).where(Board.share_token_hash == digest(token), Board.archived_at.is_(None)))
+    ).scalar()

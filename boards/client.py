@@ -69,6 +69,12 @@ class BoardReplica:
             self.items.pop(data["id"], None)
         elif kind == "vote.changed" and not data.get("hidden"):
             self.vote_totals[data["id"]] = data["total"]
+        elif kind == "board.changed":
+            for name in ("title", "locked", "votes_revealed", "timer_ends_at"):
+                if name in data:
+                    self.board[name] = data[name]
+            if "totals" in data:
+                self.vote_totals = dict(data["totals"])
         elif kind == "author.anonymised":
             for item in self.items.values():
                 if item["author"] == data["person"]:

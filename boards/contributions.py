@@ -11,57 +11,17 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Literal
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boards import protocol as p
 from boards.models import Board, Item, Operation, Reaction, Vote
-from server.db import utcnow
+from boards.system_ops import append_event, lock_board
 
 Choice = Literal["anonymise", "delete"]
 REDACTED = "redacted"
-
-
-async def _lock(conn: AsyncConnection, board_id: str) -> tuple[int, int]:
-    row = (
-        await conn.execute(
-            update(Board).where(Board.id == board_id).values(seq=Board.seq).returning(Board.seq, Board.item_count)
-        )
-    ).first()
-    assert row is not None
-    return int(row.seq), int(row.item_count)
-
-
-def _at() -> str:
-    return utcnow().isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-async def _append(
-    conn: AsyncConnection,
-    board_id: str,
-    seq: int,
-    event_type: str,
-    item_id: str | None,
-    data: dict[str, Any],
-    op_id: str,
-) -> p.Event:
-    now = utcnow()
-    await conn.execute(
-        insert(Operation).values(
-            board_id=board_id,
-            seq=seq,
-            op_id=op_id,
-            actor_id=None,
-            type=event_type,
-            item_id=item_id,
-            data=data,
-            inverse=None,
-            created_at=now,
-        )
-    )
-    return p.Event(seq=seq, type=event_type, actor=None, op=op_id, at=_at(), data=data)
 
 
 async def remove_person_from_boards(
@@ -75,7 +35,7 @@ async def remove_person_from_boards(
 
 
 async def _one_board(conn: AsyncConnection, board_id: str, person_id: str, choice: Choice) -> list[p.Event]:
-    seq, item_count = await _lock(conn, board_id)
+    seq, item_count = await lock_board(conn, board_id)
     op_id = f"system-{secrets.token_hex(6)}"
     events: list[p.Event] = []
     mine = (
@@ -97,7 +57,7 @@ async def _one_board(conn: AsyncConnection, board_id: str, person_id: str, choic
             )
             item_count -= 1
             events.append(
-                await _append(
+                await append_event(
                     conn, board_id, seq, "item.deleted", item_id, {"id": item_id, "version": version + 1}, op_id
                 )
             )
@@ -137,7 +97,7 @@ async def _one_board(conn: AsyncConnection, board_id: str, person_id: str, choic
         for item_id, emoji in reactions:
             seq += 1
             events.append(
-                await _append(
+                await append_event(
                     conn,
                     board_id,
                     seq,
@@ -164,7 +124,7 @@ async def _one_board(conn: AsyncConnection, board_id: str, person_id: str, choic
         )
         seq += 1
         events.append(
-            await _append(
+            await append_event(
                 conn,
                 board_id,
                 seq,

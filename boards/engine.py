@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select, update
@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth.permissions import BoardAccess, BoardOwner, board_access
 from boards import protocol as p
+from boards.hetu import contains_identity_code
 from boards.itemtypes import ITEM_TYPES, FieldError, validate_fields
 from boards.models import Board, Item, Operation, Reaction, Vote
 from boards.ordering import key_between
@@ -122,6 +123,14 @@ class _Batch:
         self.board_id: str = board.id
         self.seq: int = board.seq
         self.item_count: int = board.item_count
+        # The board's own settings as this batch changes them (board.set).
+        self.settings: dict[str, Any] = {
+            "title": board.title,
+            "locked": board.locked,
+            "votes_revealed": board.votes_revealed,
+            "timer_ends_at": board.timer_ends_at,
+        }
+        self.settings_dirty = False
         self.limits = limits
         self.now = now
         self.at = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -301,9 +310,10 @@ class _Batch:
                 )
         if self.operations:
             await self.conn.execute(insert(Operation), self.operations)
-            await self.conn.execute(
-                update(Board).where(Board.id == self.board_id).values(seq=self.seq, item_count=self.item_count)
-            )
+            values: dict[str, Any] = {"seq": self.seq, "item_count": self.item_count}
+            if self.settings_dirty:
+                values.update(self.settings)
+            await self.conn.execute(update(Board).where(Board.id == self.board_id).values(**values))
 
 
 def _state_row(s: ItemState) -> dict[str, Any]:
@@ -338,7 +348,16 @@ def _referenced_ids(command: p.AnyCommand) -> set[str]:
 
 
 def _needs(access: BoardAccess, command: p.AnyCommand, batch: _Batch, actor: str) -> None:
-    if isinstance(command, (p.ReactionAdd, p.ReactionRemove)):
+    if isinstance(command, p.BoardSet):
+        facilitating = (
+            command.locked is not None or command.votes_revealed is not None or (command.timer_seconds is not None)
+        )
+        allowed = (access.facilitate or not facilitating) and (access.edit or command.title is None)
+        if facilitating and not access.facilitate:
+            raise Rejected(
+                p.ErrorCode.FORBIDDEN, "Only a facilitator can lock the board, reveal votes or run the timer."
+            )
+    elif isinstance(command, (p.ReactionAdd, p.ReactionRemove)):
         allowed = access.comment
     elif isinstance(command, p.ItemCreate) and command.item_type == "comment":
         allowed = access.comment
@@ -571,7 +590,7 @@ async def _vote(
     batch.vote_changes[(item_id, sub.actor)] = mine
     batch.person_votes[sub.actor] += delta
     batch.votes_total[item_id] += delta
-    if batch.board.votes_revealed:
+    if batch.settings["votes_revealed"]:
         data: dict[str, Any] = {"id": item_id, "person": sub.actor, "count": mine, "total": batch.votes_total[item_id]}
     else:
         # Hidden until the facilitator reveals: others learn only that something changed.
@@ -615,6 +634,57 @@ async def _react(
     return "reaction.changed", item_id, data, {"kind": "react", "id": item_id, "emoji": emoji, "on": not on}
 
 
+async def _vote_totals(batch: _Batch) -> dict[str, int]:
+    rows = await batch.conn.execute(
+        select(Vote.item_id, func.sum(Vote.count)).where(Vote.board_id == batch.board_id).group_by(Vote.item_id)
+    )
+    totals = {item_id: int(total or 0) for item_id, total in rows}
+    for (item_id, _person), _count in batch.vote_changes.items():
+        totals[item_id] = batch.votes_total.get(item_id, totals.get(item_id, 0))
+    return totals
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds").replace("+00:00", "Z") if value else None
+
+
+async def _board_set(batch: _Batch, changes: dict[str, Any]) -> tuple[str, str | None, dict[str, Any], dict[str, Any]]:
+    """Apply board settings; ``changes`` holds title, locked, votes_revealed and timer_ends_at."""
+    if not changes:
+        raise Rejected(p.ErrorCode.BAD_MESSAGE, "Nothing to change on the board.")
+    if "title" in changes:
+        title = " ".join(str(changes["title"]).split())
+        if not title:
+            raise Rejected(p.ErrorCode.MISSING_FIELD, "The board needs a name.")
+        if contains_identity_code(title):
+            raise Rejected(
+                p.ErrorCode.IDENTITY_CODE,
+                "Remove the personal identity code. Do not write identity codes on the board.",
+            )
+        changes["title"] = title
+    inverse = {"kind": "board", "settings": {k: batch.settings[k] for k in changes if k != "timer_ends_at"}}
+    batch.next_seq()
+    batch.settings.update(changes)
+    batch.settings_dirty = True
+    data: dict[str, Any] = {k: (_iso(v) if k == "timer_ends_at" else v) for k, v in changes.items()}
+    if changes.get("votes_revealed"):
+        data["totals"] = await _vote_totals(batch)
+    return "board.changed", None, data, inverse
+
+
+def _board_changes(cmd: p.BoardSet, now: datetime) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if cmd.title is not None:
+        changes["title"] = cmd.title
+    if cmd.locked is not None:
+        changes["locked"] = cmd.locked
+    if cmd.votes_revealed is not None:
+        changes["votes_revealed"] = cmd.votes_revealed
+    if cmd.timer_seconds is not None:
+        changes["timer_ends_at"] = now + timedelta(seconds=cmd.timer_seconds) if cmd.timer_seconds else None
+    return changes
+
+
 async def _load_operation(batch: _Batch, seq: int) -> dict[str, Any] | None:
     if seq in batch.operation_index:
         return batch.operation_index[seq]
@@ -630,7 +700,7 @@ async def _load_operation(batch: _Batch, seq: int) -> dict[str, Any] | None:
 
 async def _revert(
     batch: _Batch, sub: Submission, seq: int, *, redo: bool, replaced: list[p.Replaced]
-) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+) -> tuple[str, str | None, dict[str, Any], dict[str, Any]]:
     """Undo applies the stored inverse of one's own operation; redo undoes one's own undo."""
     target = await _load_operation(batch, seq)
     if target is None:
@@ -644,6 +714,10 @@ async def _revert(
     if not inverse:
         raise Rejected(p.ErrorCode.CANNOT_UNDO, "That change cannot be undone.")
     kind = inverse["kind"]
+    if kind == "board":
+        event_type, item_id, data, new_inverse = await _board_set(batch, dict(inverse["settings"]))
+        data = {**data, "undo_of": seq, **({"redo": True} if redo else {})}
+        return event_type, item_id, data, new_inverse
     await batch.load_items({inverse["id"]})
     if kind == "delete":
         result = _delete(batch, inverse["id"])
@@ -692,6 +766,8 @@ async def _apply(
         return await _revert(batch, sub, cmd.seq, redo=False, replaced=replaced)
     if isinstance(cmd, p.Redo):
         return await _revert(batch, sub, cmd.seq, redo=True, replaced=replaced)
+    if isinstance(cmd, p.BoardSet):
+        return await _board_set(batch, _board_changes(cmd, batch.now))
     raise Rejected(p.ErrorCode.UNKNOWN_TYPE, "Unknown operation.")  # pragma: no cover
 
 
@@ -706,6 +782,8 @@ def _snapshot_state(batch: _Batch) -> tuple[Any, ...]:
         dict(batch.person_votes),
         dict(batch.reactions),
         dict(batch.reaction_changes),
+        dict(batch.settings),
+        batch.settings_dirty,
     )
 
 
@@ -720,6 +798,8 @@ def _restore_state(batch: _Batch, saved: tuple[Any, ...]) -> None:
         batch.person_votes,
         batch.reactions,
         batch.reaction_changes,
+        batch.settings,
+        batch.settings_dirty,
     ) = saved
 
 
@@ -734,6 +814,9 @@ _BOARD_LOCK_COLUMNS = (
     Board.team_id,
     Board.round_id,
     Board.peer_room_id,
+    Board.title,
+    Board.timer_ends_at,
+    Board.visibility,
 )
 
 
@@ -753,7 +836,9 @@ async def apply_batch(
             for s in submissions
         ]
     access = await board_access(
-        conn, BoardOwner(board.team_id, board.round_id, board.peer_room_id), {s.actor for s in submissions}
+        conn,
+        BoardOwner(board.team_id, board.round_id, board.peer_room_id, board.visibility),
+        {s.actor for s in submissions},
     )
     seen = await _previous_seqs(conn, board_id, submissions)
     batch = _Batch(conn, board, limits, now)
@@ -776,7 +861,8 @@ async def apply_batch(
             if who is None:
                 raise Rejected(p.ErrorCode.FORBIDDEN, "You cannot change this board now. Reload the page.")
             _needs(who, sub.command, batch, sub.actor)
-            if board.locked or board.archived_at is not None:
+            unlocking = isinstance(sub.command, p.BoardSet) and who.facilitate
+            if board.archived_at is not None or (batch.settings["locked"] and not unlocking):
                 raise Rejected(p.ErrorCode.LOCKED, "The board is locked. Wait until the facilitator opens it.")
             event_type, item_id, data, inverse = await _apply(batch, sub, sub.command, replaced)
         except Rejected as exc:

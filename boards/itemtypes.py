@@ -77,7 +77,12 @@ ITEM_TYPES: dict[str, ItemType] = {
     for t in (
         ItemType(
             "stage",
-            {"title": TEXT, "description": LONG, "emotion": FieldSpec("int", minimum=-2, maximum=2)},
+            {
+                "title": TEXT,
+                "description": LONG,
+                "emotion": FieldSpec("int", minimum=-2, maximum=2),
+                "status": FieldSpec("choice", choices=IDEA_STATUSES),
+            },
             placement="board",
             structural=True,
             required=("title",),

@@ -135,6 +135,15 @@ class Redo(Command, tag="redo"):
     seq: Seq
 
 
+class BoardSet(Command, tag="board.set"):
+    """Rename (editors); lock, reveal votes, run a timer (facilitators). ``timer_seconds`` 0 stops it."""
+
+    title: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
+    locked: bool | None = None
+    votes_revealed: bool | None = None
+    timer_seconds: Annotated[int, Meta(ge=0, le=4 * 3600)] | None = None
+
+
 AnyCommand = (
     ItemCreate
     | ItemUpdate
@@ -147,6 +156,7 @@ AnyCommand = (
     | ReactionRemove
     | Undo
     | Redo
+    | BoardSet
 )
 COMMAND_TYPES: tuple[type[Command], ...] = AnyCommand.__args__  # type: ignore[attr-defined]
 
@@ -215,6 +225,7 @@ class Snapshot(ServerMessage, tag="snapshot"):
     items: list[dict[str, Any]]
     votes: dict[str, Any]
     reactions: list[dict[str, Any]]
+    authors: dict[str, str | None] = {}
 
 
 class Ops(ServerMessage, tag="ops"):

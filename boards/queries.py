@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from auth.models import Person
 from boards import protocol as p
 from boards.engine import event_from_row, item_to_wire
 from boards.models import Board, Item, Operation, Reaction, Vote
@@ -27,6 +28,10 @@ def board_to_wire(board: Any) -> dict[str, Any]:
         "archived": board.archived_at is not None,
         "votes_revealed": board.votes_revealed,
         "vote_budget": board.vote_budget,
+        "visibility": board.visibility,
+        "timer_ends_at": board.timer_ends_at.isoformat(timespec="seconds").replace("+00:00", "Z")
+        if board.timer_ends_at
+        else None,
     }
 
 
@@ -77,12 +82,20 @@ async def snapshot(conn: AsyncConnection, board_id: str, person_id: str) -> p.Sn
             )
         ).all()
     ]
+    author_ids = {row.author_id for row in items if row.author_id}
+    authors: dict[str, str | None] = {}
+    if author_ids:
+        names = await conn.execute(
+            select(Person.id, Person.display_name).where(Person.id.in_(author_ids), Person.erased_at.is_(None))
+        )
+        authors = {pid: name for pid, name in names}
     return p.Snapshot(
         seq=board.seq,
         board=board_to_wire(board),
         items=[item_to_wire(row) for row in items],
         votes=votes,
         reactions=reactions,
+        authors=authors,
     )
 
 

@@ -103,6 +103,7 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
             await engine.dispose()
 
     from server.account_routes import account_routes
+    from server.board_routes import board_routes
     from server.consent_routes import consent_routes
     from server.oidc_routes import oidc_routes
     from server.pages import EXCEPTION_HANDLERS, page_routes
@@ -115,6 +116,7 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
         *team_routes(),
         *account_routes(),
         *consent_routes(),
+        *board_routes(),
         *oidc_routes(),
         *page_routes(settings),
     ]

@@ -18,7 +18,7 @@ from auth.invites import create_invite
 from auth.models import LocalAccount, Membership, Organisation, Team
 from auth.passwords import hash_password
 from boards.catalogue import create_board
-from boards.demo_content import seed_demo_content
+from boards.demo_content import seed_demo_content, seed_ideas, seed_personas
 from server.db import create_engine
 from server.settings import Settings
 
@@ -74,8 +74,14 @@ async def _create(conn: AsyncConnection, passwords: dict[str, str]) -> None:
         conn, "Kotihoidon asiakaspolku nyt", "journey", team_id=home_care, author_id=people["paula"]
     )
     await seed_demo_content(conn, journey, people["paula"])
+    personas = await create_board(
+        conn, "Asiakkaamme: persoonat", "persona", team_id=home_care, author_id=people["sami"]
+    )
+    await seed_personas(conn, personas, people["sami"])
+    ideas = await create_board(conn, "Ideat ja kokeilut", "ideas", team_id=home_care, author_id=people["paula"])
+    await seed_ideas(conn, ideas, people["paula"])
     await create_board(
-        conn, "Lyhyt polku: ennen, aikana, jälkeen", "journey_short", team_id=home_care, author_id=people["sami"]
+        conn, "Palvelu ennen, nyt ja lähitulevaisuudessa", "service_change", team_id=home_care, author_id=people["sami"]
     )
     await create_board(conn, "Omaishoitajan polku", "journey", team_id=carers, author_id=people["anna"])
 

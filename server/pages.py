@@ -285,7 +285,7 @@ async def board_page(request: Request) -> Response:
     async with state.engine.connect() as conn:
         access = None
         if board is not None:
-            owner = BoardOwner(board.team_id, board.round_id, board.peer_room_id)
+            owner = BoardOwner(board.team_id, board.round_id, board.peer_room_id, board.visibility)
             access = (await board_access(conn, owner, [session.person_id])).get(session.person_id)
         team_name = None
         if board is not None and board.team_id:

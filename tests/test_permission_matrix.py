@@ -175,6 +175,23 @@ def expected(route: str, method: str, persona: str) -> set[int] | str:
         return {200} if signed_in else {303}
     if route in ("/admin/audit", "/admin/audit.csv", "/admin/people/{person_id}/erase"):
         return {404} if signed_in else {404, 303}
+    if route == "/share/{token}":
+        return "public"
+    if route.startswith("/boards/{board_id}/"):
+        if not signed_in:
+            return {303}
+        if not member:
+            return {404}
+        if route in ("/boards/{board_id}/settings", "/boards/{board_id}/history", "/boards/{board_id}/export/{kind}"):
+            return {200}
+        editor = persona in ("customer", "professional")
+        facilitator = persona in ("customer", "professional", "coach")
+        if route in ("/boards/{board_id}/duplicate", "/boards/{board_id}/archive", "/boards/{board_id}/restore"):
+            return {303} if editor else {403}
+        if route == "/boards/{board_id}/share":
+            return {200} if facilitator else {403}
+        if route == "/boards/{board_id}/visibility":  # no choice sent: refused, nothing changes
+            return {400} if facilitator else {403}
     raise AssertionError(f"no expectation for {method} {route}: add one to this test")
 
 
@@ -189,6 +206,7 @@ def _fill(path: str, world: World) -> str:
         .replace("{provider_id}", "0" * 32)
         .replace("{purpose}", "quotes")
         .replace("{notification_id}", "0" * 32)
+        .replace("{kind}", "md")
     )
 
 
@@ -228,7 +246,7 @@ def test_every_route_for_every_persona(migrated_url: str, tmp_path: Path, person
         client.get("/healthz")
         csrf = client.cookies["kumppani-csrf"]
         # Signing out last: it ends the session the other requests use.
-        routes = sorted(_routes(client.app), key=lambda r: (r[0].startswith("/signout"), r[0].endswith("/remove")))
+        routes = sorted(_routes(client.app), key=lambda r: (r[0].startswith("/signout"), r[0].endswith(("/remove", "/archive"))))
         for path, method in routes:
             want = expected(path, method, persona)
             if want == "public" or path == "/static":
@@ -300,6 +318,8 @@ def _commands(world: World, card: str, comment: str, deleted: str) -> list[tuple
         ("edit", p.ItemRestore(id=card)),
         ("edit", p.Undo(seq=1)),
         ("edit", p.Redo(seq=1)),
+        ("edit", p.BoardSet(title="Polku")),
+        ("facilitate", p.BoardSet(votes_revealed=False)),
     ]
 
 
@@ -333,7 +353,8 @@ async def _ws_matrix(url: str, tmp_path: Path) -> None:
             await client.connect()
             for need, command in _commands(world, cards[persona], new_id(), cards[persona]):
                 tested_types.add(type(command))
-                allowed = may_edit if need == "edit" else may_comment
+                may_facilitate = persona in ("customer", "professional", "coach")
+                allowed = {"edit": may_edit, "comment": may_comment, "facilitate": may_facilitate}[need]
                 seq_before = owner.replica.seq
                 try:
                     ack = await client.call(command)

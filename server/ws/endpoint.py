@@ -79,7 +79,7 @@ async def board_socket(websocket: WebSocket) -> None:
         board = await board_row(db, board_id) if len(board_id) <= 32 else None
         access = None
         if board is not None:
-            owner = BoardOwner(board.team_id, board.round_id, board.peer_room_id)
+            owner = BoardOwner(board.team_id, board.round_id, board.peer_room_id, board.visibility)
             access = (await board_access(db, owner, [info.person_id])).get(info.person_id)
     if board is None or access is None:
         await websocket.accept()
