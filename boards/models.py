@@ -65,7 +65,8 @@ class Item(Base):
     parent_id: Mapped[str | None] = mapped_column(String(32))
     stage_id: Mapped[str | None] = mapped_column(String(32))
     lane_id: Mapped[str | None] = mapped_column(String(32))
-    order_key: Mapped[str] = mapped_column(String(200))
+    # Byte order on every engine: fractional keys compare as plain strings, never by a locale's rules.
+    order_key: Mapped[str] = mapped_column(String(200).with_variant(String(200, collation="C"), "postgresql"))
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     field_meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     author_id: Mapped[str | None] = mapped_column(String(32))

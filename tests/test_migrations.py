@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from server.db import create_engine
 from server.migrate import current_revision, head_revision, upgrade
@@ -49,3 +50,34 @@ async def _compare(db_url: str) -> tuple[list[object], set[str]]:
     finally:
         await engine.dispose()
     return diff, tables
+
+
+@pytest.mark.pg
+def test_order_keys_compare_bytewise_on_postgresql(pg_url: str) -> None:
+    """Fractional order keys need byte order: a locale collation would tie or reorder 'Z' and 'a'."""
+    upgrade(pg_url)
+
+    async def collation() -> tuple[str | None, list[str]]:
+        engine = create_engine(pg_url, pool=False)
+        async with engine.connect() as conn:
+            name = (
+                await conn.execute(
+                    text(
+                        "SELECT collation_name FROM information_schema.columns "
+                        "WHERE table_name = 'item' AND column_name = 'order_key'"
+                    )
+                )
+            ).scalar()
+            ordered = [
+                r[0]
+                for r in (
+                    await conn.execute(
+                        text("SELECT k FROM (VALUES ('a'::varchar COLLATE \"C\"), ('Z'), ('V')) AS t(k) ORDER BY k")
+                    )
+                ).all()
+            ]
+        await engine.dispose()
+        return name, ordered
+
+    name, ordered = asyncio.run(collation())
+    assert name == "C" and ordered == ["V", "Z", "a"]

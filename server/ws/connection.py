@@ -116,7 +116,10 @@ class Connection:
 
     def _fall_behind(self) -> None:
         """Too slow: drop the backlog; the client resyncs from the database."""
+        # Drop the operations (the client reads them again from the database) but keep acks and errors.
+        kept = [entry for entry in self._queue if entry[0] == -1]
         self._queue.clear()
+        self._queue.extend(kept)
         self.lagging = True
         self._queue.append((-1, p.encode(p.Resync(seq=self.seq)).decode()))
         self._ensure_writer()

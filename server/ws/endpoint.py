@@ -240,12 +240,12 @@ async def _read_loop(session: _Session) -> None:
         await handler(session, message)
 
 
-async def _abusive(session: _Session) -> bool:
+async def _abusive(session: _Session, code: int = p.CloseCode.PROTOCOL_ABUSE) -> bool:
     now = time.monotonic()
     session.abuse = [t for t in session.abuse if now - t < ABUSE_WINDOW]
     session.abuse.append(now)
     if len(session.abuse) > ABUSE_LIMIT:
-        await session.websocket.close(code=p.CloseCode.PROTOCOL_ABUSE, reason="too many bad messages")
+        await session.websocket.close(code=code, reason="too many bad messages")
         return True
     return False
 
@@ -266,8 +266,7 @@ async def _on_op(session: _Session, message: Any) -> None:
             "You are sending changes too fast. Wait a moment and send again.",
             message.id,
         )
-        if await _abusive(session):
-            return
+        await _abusive(session, p.CloseCode.RATE_ABUSE)
         return
     conn = session.conn
     future = session.state.sequencer.enqueue(conn.board_id, Submission(conn.person_id, message.id, message.op))
