@@ -15,14 +15,9 @@ from auth.models import AuthSession, Person
 from auth.sessions import create_session, end_all_sessions, token_hash
 from boards import protocol as p
 from server.db import utcnow
+from server.pages import app_state as _state
 from server.pages import current_session, error_page, render, set_session_cookie
 from server.security import csrf_cookie_name, csrf_form
-from server.state import AppState
-
-
-def _state(request: Request) -> AppState:
-    state: AppState = request.app.state.kumppani
-    return state
 
 
 async def extend_session(request: Request) -> Response:

@@ -17,6 +17,7 @@ from boards import board_export, catalogue
 from boards import protocol as p
 from boards.models import Board, Operation
 from server.i18n import locale_of
+from server.pages import app_state as _state
 from server.pages import current_session, error_page, render
 from server.security import csrf_form
 from server.state import AppState
@@ -28,11 +29,6 @@ EXPORT_TYPES = {
     "pdf": ("application/pdf", "pdf"),
     "html": ("text/html; charset=utf-8", "html"),
 }
-
-
-def _state(request: Request) -> AppState:
-    state: AppState = request.app.state.kumppani
-    return state
 
 
 async def _board_and_access(request: Request) -> tuple[SessionInfo, Any, BoardAccess] | Response:

@@ -21,16 +21,12 @@ from boards import protocol as p
 from boards.exports import personal_export
 from server.db import utcnow
 from server.i18n import locale_of
-from server.pages import current_session, error_page, render
+from server.pages import app_state as _state
+from server.pages import current_session, error_page, render, require_session
 from server.security import csrf_form
 from server.state import AppState
 
 CHOICES = ("anonymise", "delete")
-
-
-def _state(request: Request) -> AppState:
-    state: AppState = request.app.state.kumppani
-    return state
 
 
 def _safe_next(value: object, default: str) -> str:
@@ -38,15 +34,8 @@ def _safe_next(value: object, default: str) -> str:
     return text if text.startswith("/") and not text.startswith("//") else default
 
 
-async def _signed_in(request: Request) -> SessionInfo | Response:
-    session = await current_session(request)
-    if session is None:
-        return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
-    return session
-
-
 async def agreement_page(request: Request) -> Response:
-    session = await _signed_in(request)
+    session = await require_session(request)
     if isinstance(session, Response):
         return session
     team_id = request.path_params["team_id"]
@@ -86,7 +75,7 @@ def _blocks(plain: str) -> list[tuple[str, str]]:
 
 
 async def agreement_submit(request: Request) -> Response:
-    session = await _signed_in(request)
+    session = await require_session(request)
     if isinstance(session, Response):
         return session
     form = await csrf_form(request)
@@ -118,7 +107,7 @@ async def agreement_submit(request: Request) -> Response:
 
 async def assisted_consent(request: Request) -> Response:
     """The contact person records a consent the customer gave on paper; the customer confirms it later."""
-    session = await _signed_in(request)
+    session = await require_session(request)
     if isinstance(session, Response):
         return session
     await csrf_form(request)
@@ -145,7 +134,7 @@ async def assisted_consent(request: Request) -> Response:
 
 
 async def confirm_page(request: Request) -> Response:
-    session = await _signed_in(request)
+    session = await require_session(request)
     if isinstance(session, Response):
         return session
     team_id = request.path_params["team_id"]
@@ -168,7 +157,7 @@ async def confirm_page(request: Request) -> Response:
 
 
 async def confirm_submit(request: Request) -> Response:
-    session = await _signed_in(request)
+    session = await require_session(request)
     if isinstance(session, Response):
         return session
     form = await csrf_form(request)
@@ -191,7 +180,7 @@ async def confirm_submit(request: Request) -> Response:
 
 
 async def me_page(request: Request) -> Response:
-    session = await _signed_in(request)
+    session = await require_session(request)
     if isinstance(session, Response):
         return session
     locale = locale_of(request)
@@ -224,7 +213,7 @@ async def me_page(request: Request) -> Response:
 
 
 async def toggle_consent(request: Request) -> Response:
-    session = await _signed_in(request)
+    session = await require_session(request)
     if isinstance(session, Response):
         return session
     form = await csrf_form(request)
@@ -241,7 +230,7 @@ async def toggle_consent(request: Request) -> Response:
 
 
 async def leave_page(request: Request) -> Response:
-    session = await _signed_in(request)
+    session = await require_session(request)
     if isinstance(session, Response):
         return session
     team_id = request.path_params["team_id"]
@@ -269,7 +258,7 @@ async def _publish_departure(state: AppState, person_id: str, result: departures
 
 
 async def leave_submit(request: Request) -> Response:
-    session = await _signed_in(request)
+    session = await require_session(request)
     if isinstance(session, Response):
         return session
     form = await csrf_form(request)
@@ -291,14 +280,14 @@ async def leave_submit(request: Request) -> Response:
 
 
 async def delete_page(request: Request) -> Response:
-    session = await _signed_in(request)
+    session = await require_session(request)
     if isinstance(session, Response):
         return session
     return render(request, "delete.html", {}, session=session)
 
 
 async def delete_submit(request: Request) -> Response:
-    session = await _signed_in(request)
+    session = await require_session(request)
     if isinstance(session, Response):
         return session
     form = await csrf_form(request)
@@ -321,7 +310,7 @@ async def delete_submit(request: Request) -> Response:
 
 
 async def export_json(request: Request) -> Response:
-    session = await _signed_in(request)
+    session = await require_session(request)
     if isinstance(session, Response):
         return session
     await csrf_form(request)  # a POST: an export is audited, and GETs change nothing
@@ -347,7 +336,7 @@ async def export_json(request: Request) -> Response:
 
 
 async def export_html(request: Request) -> Response:
-    session = await _signed_in(request)
+    session = await require_session(request)
     if isinstance(session, Response):
         return session
     await csrf_form(request)
@@ -367,7 +356,7 @@ async def export_html(request: Request) -> Response:
 
 
 async def dismiss_notification(request: Request) -> Response:
-    session = await _signed_in(request)
+    session = await require_session(request)
     if isinstance(session, Response):
         return session
     await csrf_form(request)

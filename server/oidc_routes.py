@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from auth import oidc
 from auth.sessions import create_session, end_session
+from server.pages import app_state as _state
 from server.pages import error_page, set_session_cookie
 from server.ratelimit import BucketMap
 from server.security import client_address
@@ -28,11 +29,6 @@ log = logging.getLogger("kumppani.oidc")
 
 CALLBACK_PATH = "/signin/oidc/callback"
 HTTP_TIMEOUT = httpx.Timeout(10.0)
-
-
-def _state(request: Request) -> AppState:
-    state: AppState = request.app.state.kumppani
-    return state
 
 
 def pending_cookie_name(state: AppState) -> str:

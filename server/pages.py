@@ -46,9 +46,12 @@ _signin_by_account = BucketMap(rate=0.1, capacity=5)
 _invite_by_address = BucketMap(rate=0.5, capacity=20)
 
 
-def _state(request: Request) -> AppState:
+def app_state(request: Request) -> AppState:
     state: AppState = request.app.state.kumppani
     return state
+
+
+_state = app_state
 
 
 def set_session_cookie(response: Response, state: AppState, token: str) -> None:
@@ -61,6 +64,14 @@ def set_session_cookie(response: Response, state: AppState, token: str) -> None:
         secure=state.settings.secure_cookies,
         max_age=state.settings.session_absolute_hours * 3600,
     )
+
+
+async def require_session(request: Request) -> SessionInfo | Response:
+    """The signed-in person's session, or the redirect to sign in (to come back here afterwards)."""
+    session = await current_session(request)
+    if session is None:
+        return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
+    return session
 
 
 async def current_session(request: Request) -> SessionInfo | None:

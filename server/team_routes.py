@@ -13,13 +13,8 @@ from boards.catalogue import create_board
 from boards.models import Board
 from boards.templates import TEMPLATE_NAMES
 from server.pages import agreement_gate, current_session, error_page, render
+from server.pages import app_state as _state
 from server.security import csrf_form
-from server.state import AppState
-
-
-def _state(request: Request) -> AppState:
-    state: AppState = request.app.state.kumppani
-    return state
 
 
 async def _team_context(request: Request, **extra: object) -> Response:
