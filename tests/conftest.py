@@ -283,3 +283,25 @@ async def client_factory(live: LiveServer, seeded: Seeded) -> AsyncIterator[obje
     yield make
     for c in made:
         await c.close()
+
+
+_SERVICE_MARKERS = {"pg": "PostgreSQL", "redis": "Redis", "browser": "browser"}
+_service_outcomes: dict[str, dict[str, int]] = {m: {"passed": 0, "failed": 0, "skipped": 0} for m in _SERVICE_MARKERS}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
+        return
+    for marker in _SERVICE_MARKERS:
+        if marker in report.keywords:
+            _service_outcomes[marker][report.outcome] += 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Show that the PostgreSQL, Redis and browser tests really ran, not only that nothing failed."""
+    parts = [
+        f"{name}: {o['passed']} passed, {o['failed']} failed, {o['skipped']} skipped"
+        for marker, name in _SERVICE_MARKERS.items()
+        for o in [_service_outcomes[marker]]
+    ]
+    terminalreporter.write_line("services: " + "; ".join(parts))
