@@ -60,13 +60,14 @@ async def board_access(conn: AsyncConnection, owner: BoardOwner, person_ids: Ite
     wanted = set(person_ids)
     if not wanted:
         return {}
+    if owner.team_id is not None and owner.peer_room_id is None:
+        # The common case, on every batch of operations: as few queries as possible.
+        return await _team_board_access(conn, owner.team_id, wanted, owner.visibility == "round")
     wanted = await _active(conn, wanted)
     if not wanted:
         return {}
     if owner.peer_room_id is not None:
         return await _peer_room_access(conn, owner.peer_room_id, wanted)
-    if owner.team_id is not None:
-        return await _team_board_access(conn, owner.team_id, wanted, owner.visibility == "round")
     if owner.round_id is not None:
         return await _round_board_access(conn, owner.round_id, wanted)
     return {}
@@ -84,22 +85,28 @@ async def _peer_room_access(conn: AsyncConnection, room_id: str, wanted: set[str
 async def _team_board_access(
     conn: AsyncConnection, team_id: str, wanted: set[str], round_visible: bool = False
 ) -> dict[str, BoardAccess]:
-    team = (await conn.execute(select(Team.round_id, Team.facilitators_named).where(Team.id == team_id))).first()
-    if team is None:
-        return {}
-    round_id, facilitators_named = team
     rows = await conn.execute(
-        select(Membership.person_id, Membership.role, Membership.is_facilitator).where(
-            Membership.team_id == team_id, Membership.person_id.in_(wanted)
+        select(Membership.person_id, Membership.role, Membership.is_facilitator, Team.facilitators_named)
+        .join(Team, Team.id == Membership.team_id)
+        .join(Person, Person.id == Membership.person_id)
+        .where(
+            Membership.team_id == team_id,
+            Membership.person_id.in_(wanted),
+            Person.disabled_at.is_(None),
+            Person.erased_at.is_(None),
         )
     )
-    result = {pid: _team_access(role, bool(fac), bool(facilitators_named)) for pid, role, fac in rows}
+    result = {pid: _team_access(role, bool(fac), bool(named)) for pid, role, fac, named in rows}
     customers = {pid for pid, access in result.items() if access.role == "customer"}
     if customers:
         # A customer sees team content only after accepting the team's current agreement.
         for pid in await customers_needing_agreement(conn, team_id, customers):
             del result[pid]
     remaining = wanted - result.keys()
+    if not remaining:
+        return result
+    remaining = await _active(conn, remaining)
+    round_id = (await conn.execute(select(Team.round_id).where(Team.id == team_id))).scalar()
     if remaining and round_id is not None:
         for pid in await _programme_coaches(conn, round_id, remaining):
             result[pid] = BoardAccess("coach", comment=True, facilitate=True)

@@ -23,9 +23,9 @@ import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth.permissions import BoardAccess, BoardOwner, board_access
@@ -290,8 +290,16 @@ class _Batch:
             await self.conn.execute(
                 insert(Item), [{**_state_row(s), "created_at": self.now, "updated_at": self.now} for s in new_items]
             )
-        for s in changed:
-            await self.conn.execute(update(Item).where(Item.id == s.id).values(**_state_row(s), updated_at=self.now))
+        if changed:
+            # One statement for all changed items (executemany), not one round trip each.
+            await self.conn.execute(
+                _ITEM_UPDATE,
+                [
+                    {f"b_{k}": v for k, v in _state_row(s).items() if k in _ITEM_UPDATE_COLUMNS or k == "id"}
+                    | {"b_updated_at": self.now}
+                    for s in changed
+                ],
+            )
         for (item_id, person), count in self.vote_changes.items():
             await self.conn.execute(delete(Vote).where(Vote.item_id == item_id, Vote.person_id == person))
             if count > 0:
@@ -314,6 +322,27 @@ class _Batch:
             if self.settings_dirty:
                 values.update(self.settings)
             await self.conn.execute(update(Board).where(Board.id == self.board_id).values(**values))
+
+
+_ITEM_UPDATE_COLUMNS = (
+    "parent_id",
+    "stage_id",
+    "lane_id",
+    "order_key",
+    "fields",
+    "field_meta",
+    "author_id",
+    "version",
+    "updated_seq",
+    "deleted_seq",
+    "updated_at",
+)
+_ITEM_TABLE = cast(Table, Item.__table__)
+_ITEM_UPDATE = (
+    update(_ITEM_TABLE)
+    .where(_ITEM_TABLE.c.id == bindparam("b_id"))
+    .values({name: bindparam(f"b_{name}") for name in _ITEM_UPDATE_COLUMNS})
+)
 
 
 def _state_row(s: ItemState) -> dict[str, Any]:

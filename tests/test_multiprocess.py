@@ -162,8 +162,8 @@ async def test_edits_cross_processes_in_order_and_survive_a_redis_restart(cluste
 
     # Redis goes away; edits are still committed and acknowledged by each process.
     redis.stop()
-    during = [await alice.call(_card(seeded, f"during-{i}")) for i in range(3)]
-    during += [await bob.call(_card(seeded, f"during-b-{i}")) for i in range(3)]
+    during = [await alice.call(_card(seeded, f"during-{i}"), timeout=30) for i in range(3)]
+    during += [await bob.call(_card(seeded, f"during-b-{i}"), timeout=30) for i in range(3)]
     redis.start()
 
     # When Redis is back, each process catches its clients up from the database.

@@ -175,7 +175,7 @@ def expected(route: str, method: str, persona: str) -> set[int] | str:
         return {200} if signed_in else {303}
     if route in ("/admin/audit", "/admin/audit.csv", "/admin/people/{person_id}/erase"):
         return {404} if signed_in else {404, 303}
-    if route == "/share/{token}":
+    if route.startswith(("/accessibility", "/saavutettavuusseloste")) or route == "/share/{token}":
         return "public"
     if route.startswith("/boards/{board_id}/"):
         if not signed_in:
