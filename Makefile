@@ -37,7 +37,7 @@ lint: install
 	$(VENV)/bin/mypy
 
 bench: install services
-	$(PY) -m bench.run
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 # Refresh the pinned versions after changing pyproject.toml's dependencies.
 lock:

@@ -6,8 +6,18 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
-# Verifying against this when the account does not exist keeps the timing the same.
-_DUMMY = _hasher.hash("not a real password, only for timing")
+_dummy: str | None = None
+
+
+def _dummy_hash() -> str:
+    """Verifying against this when the account does not exist keeps the timing the same.
+
+    Made on first use, not at import: hashing takes 64 MiB for a moment in every process.
+    """
+    global _dummy
+    if _dummy is None:
+        _dummy = _hasher.hash("not a real password, only for timing")
+    return _dummy
 
 
 def hash_password(password: str) -> str:
@@ -16,7 +26,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(stored: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(stored or _DUMMY, password) and stored is not None
+        return _hasher.verify(stored or _dummy_hash(), password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -279,7 +279,7 @@ class _Batch:
         }
         self.operations.append(row)
         self.operation_index[seq] = row
-        return p.Event(seq=seq, type=event_type, actor=sub.actor, op=sub.op_id, at=self.at, data=data)
+        return _public_event(seq, event_type, sub.actor, sub.op_id, self.at, data)
 
     # -------------------------------------------------------------- writing
 
@@ -917,6 +917,13 @@ async def _previous_seqs(
     return {(actor, op_id): seq for actor, op_id, seq in rows if actor is not None}
 
 
+def _public_event(seq: int, event_type: str, actor: str | None, op_id: str, at: str, data: dict[str, Any]) -> p.Event:
+    """The event as everyone sees it. A hidden vote names no one: not who voted, nor their op id."""
+    if event_type == "vote.changed" and data.get("hidden"):
+        return p.Event(seq=seq, type=event_type, actor=None, op="", at=at, data=data)
+    return p.Event(seq=seq, type=event_type, actor=actor, op=op_id, at=at, data=data)
+
+
 def event_from_row(row: Any) -> p.Event:
     at = row.created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return p.Event(seq=row.seq, type=row.type, actor=row.actor_id, op=row.op_id, at=at, data=row.data)
+    return _public_event(row.seq, row.type, row.actor_id, row.op_id, at, row.data)

@@ -102,6 +102,7 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
             await hub.stop()
             await engine.dispose()
 
+    from server.a11y_routes import a11y_routes
     from server.account_routes import account_routes
     from server.board_routes import board_routes
     from server.consent_routes import consent_routes
@@ -118,6 +119,7 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
         *consent_routes(),
         *board_routes(),
         *oidc_routes(),
+        *a11y_routes(),
         *page_routes(settings),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, debug=False, exception_handlers=EXCEPTION_HANDLERS)

@@ -1,457 +1,493 @@
-// The board view: a replica of the board kept in sync over the websocket protocol
-// (docs/protocol.md), drawn as plain HTML: a section per stage, a list per lane.
-// Remote changes are announced politely and never move focus or scroll.
+// The board page: a replica of the board kept in sync over the websocket protocol
+// (docs/protocol.md), drawn as plain HTML by board-view.js. Edits made while the connection
+// is down wait in a queue and go out, once each, when it is back.
+
+import { Announcer } from "./board-announce.js";
+import { shorten } from "./board-dom.js";
+import { Facilitation } from "./board-facilitate.js";
+import { isContent, primaryText } from "./board-model.js";
+import { Store } from "./board-store.js";
+import { BoardView } from "./board-view.js";
+import { columnTitle } from "./board-forms.js";
 
 const root = document.getElementById("board");
 const boardId = root.dataset.board;
-const canEdit = root.dataset.canEdit === "true";
-const canComment = root.dataset.canComment === "true";
 const S = JSON.parse(document.getElementById("board-strings").textContent);
-const statusEl = document.getElementById("conn-status");
-const announcer = document.getElementById("announcer");
-const presenceList = document.getElementById("presence-list");
-
-const state = {
-  seq: 0,
-  items: new Map(),
-  me: null,
-  people: new Map(),
-  pending: new Map(), // op id -> {op, description}
-  socket: null,
-  retry: 0,
-  synced: false,
+const perms = {
+  edit: root.dataset.canEdit === "true",
+  comment: root.dataset.canComment === "true",
+  facilitate: root.dataset.canFacilitate === "true",
 };
+const connEl = document.getElementById("conn");
+const statusEl = document.getElementById("conn-status");
+const queueEl = document.getElementById("conn-queue");
+const presenceList = document.getElementById("presence-list");
+const notice = document.getElementById("notice");
+const noticeText = document.getElementById("notice-text");
+const noticeUndo = document.getElementById("notice-undo");
+const noticeClose = document.getElementById("notice-close");
 
 function t(key, values = {}) {
   let text = S[key] ?? key;
-  for (const [name, value] of Object.entries(values)) text = text.replaceAll(`{${name}}`, value);
+  for (const [name, value] of Object.entries(values)) text = text.replaceAll(`{${name}}`, String(value));
   return text;
 }
 
-function newId() {
-  const bytes = new Uint8Array(16);
-  crypto.getRandomValues(bytes);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
+const store = new Store();
+const announcer = new Announcer(document.getElementById("announcer"), t);
+const acks = new Map(); // op id -> seq, for undo
+const undoWhenAcked = new Set();
+let socket = null;
+let synced = false;
+let syncing = false;
+let missedWhileSyncing = false;
+let retry = 0;
+let reconnectTimer = null;
+let stopped = false;
 
-// ------------------------------------------------------------------ announcements
-
-let announceQueue = [];
-let announceTimer = null;
-function announce(text) {
-  announceQueue.push(text);
-  if (announceTimer) return;
-  // At most one announcement every three seconds, so a busy workshop does not drown a screen reader.
-  const flush = () => {
-    if (!announceQueue.length) { announceTimer = null; return; }
-    const items = announceQueue;
-    announceQueue = [];
-    announcer.textContent = items.length > 3 ? t("many_changes", { count: String(items.length) }) : items.join(" ");
-    announceTimer = setTimeout(flush, 3000);
-  };
-  announceTimer = setTimeout(flush, 300);
-}
-
-function nameOf(personId) {
-  if (!personId) return t("former");
-  if (state.me && personId === state.me.person) return t("you");
-  return state.people.get(personId)?.name || t("someone");
-}
-
-// ------------------------------------------------------------------ connection
-
-function setStatus(kind) {
-  statusEl.dataset.state = kind;
-  const queued = state.pending.size;
-  statusEl.textContent = kind === "online" ? t("online")
-    : kind === "offline" ? (queued ? t("offline_queued", { count: String(queued) }) : t("offline"))
-    : t("connecting");
-}
-
-function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}/ws/boards/${boardId}`);
-  state.socket = socket;
-  state.synced = false;
-  state.syncing = false;
-  setStatus("connecting");
-  socket.addEventListener("open", () => {
-    socket.send(JSON.stringify({ t: "hello", v: 1, since: state.seq || null }));
-  });
-  socket.addEventListener("message", (e) => handle(JSON.parse(e.data)));
-  socket.addEventListener("close", (e) => {
-    state.socket = null;
-    state.synced = false;
-    if (e.code === 4401 || e.code === 4403 || e.code === 4404) {
-      setStatus("offline");
-      statusEl.textContent = t("closed_access");
-      return;
-    }
-    setStatus("offline");
-    const delay = Math.min(10000, 500 * 2 ** state.retry) * (0.5 + Math.random() / 2);
-    state.retry += 1;
-    setTimeout(connect, delay);
-  });
-}
+// ------------------------------------------------------------------ sending
 
 function send(message) {
-  if (state.socket && state.socket.readyState === WebSocket.OPEN && state.synced) {
-    state.socket.send(JSON.stringify(message));
+  if (socket && socket.readyState === WebSocket.OPEN && synced) {
+    socket.send(JSON.stringify(message));
     return true;
   }
   return false;
 }
 
-function submit(op, description) {
-  const id = newId();
-  state.pending.set(id, { op, description });
-  if (!send({ t: "op", id, op })) setStatus("offline");
+function newOpId() {
+  return `w${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+}
+
+// Unsent edits survive a reload of the page (this tab only): they are sent when the page is back.
+const PENDING_KEY = `kumppani.pending.${boardId}`;
+function savePending() {
+  try {
+    if (store.pending.size) sessionStorage.setItem(PENDING_KEY, JSON.stringify([...store.pending].map(([id, e]) => [id, e.op])));
+    else sessionStorage.removeItem(PENDING_KEY);
+  } catch {
+    // storage unavailable: the queue lives as long as the page
+  }
+}
+function loadPending() {
+  try {
+    for (const [id, op] of JSON.parse(sessionStorage.getItem(PENDING_KEY) || "[]")) store.pending.set(id, { op, epoch: 0 });
+  } catch {
+    // nothing saved, or unreadable
+  }
+}
+
+/** Send one command; it stays queued (and shown) until the server acknowledges it. */
+function submit(op) {
+  const id = newOpId();
+  store.pending.set(id, { op, epoch: store.epoch });
+  savePending();
+  send({ t: "op", id, op });
+  updateQueue();
+  view.schedule();
   return id;
 }
 
+function undoOp(opId) {
+  const seq = acks.get(opId);
+  if (seq !== undefined) submit({ type: "undo", seq });
+  else if (store.pending.has(opId)) undoWhenAcked.add(opId);
+}
+
+function describe(item) {
+  if (!item) return "";
+  return shorten(primaryText(item), 60) || t("empty_card");
+}
+
+function whereOf(item, view) {
+  const { stage, lane } = view.where(item);
+  const column = view.columns.find((c) => c.id === stage);
+  const row = view.lanes.find((l) => l.id === lane);
+  return [column ? columnTitle(t, column) : null, row ? row.fields.title : null].filter(Boolean).join(", ");
+}
+
+const actions = {
+  submit,
+  created(op) {
+    const id = submit(op);
+    showNotice(t(op.item_type === "comment" ? "commented_self" : "added_self", { what: shorten(Object.values(op.fields)[0], 60) }), () => undoOp(id));
+  },
+  deleteItem(item) {
+    view.localDeletes.add(item.id);
+    const id = submit({ type: "item.delete", id: item.id });
+    const text = item.type === "comment" ? t("deleted_comment_self")
+      : isContent(item) ? t("deleted_self", { what: describe(item) }) : t("deleted_column_self", { what: describe(item) });
+    showNotice(text, () => undoOp(id));
+  },
+  move(item, target, focusKey) {
+    const op = { type: "item.move", id: item.id, stage: target.stage ?? null, lane: target.lane ?? null };
+    if (target.after) op.after = target.after;
+    if (target.before) op.before = target.before;
+    const id = submit(op);
+    // An idea moved to a column of the idea board takes that column's status.
+    const column = op.stage ? store.items.get(op.stage) : null;
+    if (item.type === "idea" && column?.fields.status && column.fields.status !== item.fields.status) {
+      submit({ type: "item.update", id: item.id, fields: { status: column.fields.status }, base: item.seq });
+    }
+    view.render();
+    view.focusKey(focusKey || `${item.id}:move`);
+    const moved = view.view.items.get(item.id) || item;
+    showNotice(t("moved_self_to", { what: describe(item), where: whereOf(moved, view.view) || t("cards_title") }), () => undoOp(id));
+  },
+  vote(item, delta) {
+    const budget = store.board.vote_budget ?? 0;
+    if (delta > 0 && store.votes.used >= budget) {
+      showNotice(t("error.vote_budget"));
+      return;
+    }
+    submit({ type: delta > 0 ? "vote.add" : "vote.remove", id: item.id });
+  },
+  react(item, emoji, on) {
+    submit({ type: on ? "reaction.add" : "reaction.remove", id: item.id, emoji });
+  },
+  setEditing(id) {
+    send({ t: "presence", editing: id || null });
+  },
+};
+
+const view = new BoardView({ root, store, t, perms, template: root.dataset.template, actions, announcer });
+const facilitation = new Facilitation({ store, t, announcer, submit, perms });
+
+// ------------------------------------------------------------------ connection
+
+function setStatus(kind) {
+  connEl.dataset.state = kind;
+  const text = {
+    online: t("online"), connecting: t("connecting"), offline: t("offline"),
+    signin: t("closed_signin"), access: t("closed_access"), version: t("closed_version"),
+  }[kind];
+  if (statusEl.textContent !== text) statusEl.textContent = text;
+  updateQueue();
+}
+
+function updateQueue() {
+  savePending();
+  const count = store.pending.size;
+  const offline = connEl.dataset.state !== "online";
+  queueEl.textContent = count && offline ? t(count === 1 ? "queued_one" : "queued_many", { count }) : "";
+}
+
+function connect() {
+  clearTimeout(reconnectTimer);
+  reconnectTimer = null;
+  if (stopped) return;
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  let ws;
+  try {
+    ws = new WebSocket(`${scheme}://${location.host}/ws/boards/${boardId}`);
+  } catch {
+    scheduleReconnect(2000);
+    return;
+  }
+  socket = ws;
+  synced = false;
+  syncing = false;
+  setStatus(store.loaded ? "offline" : "connecting");
+  ws.addEventListener("open", () => {
+    ws.send(JSON.stringify({ t: "hello", v: 1, since: store.seq || null }));
+  });
+  ws.addEventListener("message", (e) => {
+    if (ws === socket) handle(JSON.parse(e.data));
+  });
+  ws.addEventListener("close", (e) => {
+    if (ws !== socket) return;
+    socket = null;
+    synced = false;
+    closed(e.code);
+  });
+}
+
+function closed(code) {
+  if (code === 4401) return stop("signin");
+  if (code === 4403 || code === 4404) return stop("access");
+  if (code === 4426) return stop("version");
+  setStatus("offline");
+  if (code === 4400 || code === 4408 || code === 4409) return scheduleReconnect(15000);
+  // Back off, but not for long: a restarted server should see us again within seconds.
+  scheduleReconnect(Math.min(4000, 400 * 2 ** retry) * (0.6 + Math.random() * 0.4));
+  retry += 1;
+}
+
+function stop(kind) {
+  stopped = true;
+  setStatus(kind);
+  view.render();
+}
+
+function scheduleReconnect(delay) {
+  clearTimeout(reconnectTimer);
+  reconnectTimer = setTimeout(connect, delay);
+}
+
+window.addEventListener("online", () => {
+  if (!socket && !stopped) connect();
+});
+
 function requestSync() {
   // One sync at a time; a gap seen while one is on its way asks again when it ends.
-  if (state.syncing) { state.missedWhileSyncing = true; return; }
-  state.syncing = true;
-  state.socket?.send(JSON.stringify({ t: "sync", since: state.seq }));
+  if (syncing) {
+    missedWhileSyncing = true;
+    return;
+  }
+  syncing = true;
+  socket?.send(JSON.stringify({ t: "sync", since: store.seq }));
 }
+
+function resendPending() {
+  for (const [id, { op }] of store.pending) socket?.send(JSON.stringify({ t: "op", id, op }));
+}
+
+// ------------------------------------------------------------------ messages
 
 function handle(message) {
   switch (message.t) {
     case "welcome":
-      state.me = message;
+      store.me = message;
+      store.names.set(message.person, message.name);
       break;
     case "snapshot":
-      state.seq = message.seq;
-      state.items = new Map(message.items.map((i) => [i.id, i]));
-      state.board = message.board;
-      render();
+      store.loadSnapshot(message);
+      view.render();
+      facilitation.update();
       break;
     case "ops":
-      for (const event of message.ops) {
-        if (event.seq <= state.seq) continue;
-        if (event.seq > state.seq + 1) { requestSync(); return; }
-        apply(event);
-      }
+      onOps(message.ops);
       break;
-    case "synced":
-      state.syncing = false;
-      if (state.missedWhileSyncing || message.seq > state.seq) { state.missedWhileSyncing = false; requestSync(); }
-      state.synced = true;
-      state.retry = 0;
-      setStatus("online");
+    case "synced": {
+      syncing = false;
+      if (missedWhileSyncing || message.seq > store.seq) {
+        missedWhileSyncing = false;
+        requestSync();
+      }
+      const wasOnline = synced;
+      synced = true;
+      retry = 0;
       root.setAttribute("aria-busy", "false");
-      // Edits made while offline go now, with their original ids: the server applies each once.
-      for (const [id, { op }] of state.pending) state.socket.send(JSON.stringify({ t: "op", id, op }));
-      break;
-    case "ack": {
-      const pending = state.pending.get(message.op);
-      state.pending.delete(message.op);
-      if (message.replaced && message.replaced.length && pending) {
-        showNotice(t("replaced", { name: nameOf(message.replaced[0].by) }), message.seq);
+      if (!wasOnline) {
+        // Edits made while offline go now, with their original ids: the server applies each once.
+        resendPending();
+        if (view.ui.editing) send({ t: "presence", editing: view.ui.editing.id });
       }
-      if (statusEl.dataset.state !== "online" && state.synced) setStatus("online");
+      setStatus("online");
       break;
     }
+    case "ack":
+      onAck(message);
+      break;
     case "error":
-      if (message.op) state.pending.delete(message.op);
-      showNotice(message.message, null);
+      onError(message);
       break;
     case "presence":
-      state.people = new Map(message.people.map((p) => [p.person, p]));
+      store.setPresence(message.people);
       renderPresence();
+      view.schedule();
       break;
     case "presence.changed":
-      if (message.state === "left") state.people.delete(message.person);
-      else state.people.set(message.person, message);
-      if (message.state === "joined" && message.person !== state.me?.person) announce(t("joined", { name: message.name }));
+      store.presenceChanged(message);
+      if (message.state === "joined" && !store.isMe(message.person)) announcer.remote(t("joined", { name: message.name }), false, { minor: true });
+      if (message.state === "left" && !store.isMe(message.person)) announcer.remote(t("left", { name: message.name }), false, { minor: true });
       renderPresence();
+      view.schedule();
       break;
     case "resync":
       requestSync();
+      resendPending();
+      break;
+    default:
       break;
   }
 }
 
-// ------------------------------------------------------------------ applying events
+function onOps(events) {
+  const changes = [];
+  for (const event of events) {
+    if (event.seq <= store.seq) continue;
+    if (event.seq > store.seq + 1) {
+      requestSync();
+      break;
+    }
+    const before = event.type === "item.deleted" ? store.items.get(event.data.id) : null;
+    const change = store.apply(event);
+    if (before) change.item = before;
+    change.mine = store.isMe(event.actor) && Boolean(event.actor);
+    change.name = event.actor ? store.nameOf(event.actor) || t("former") : t("former");
+    changes.push(change);
+  }
+  if (!changes.length) return;
+  view.schedule();
+  for (const change of changes) {
+    if (change.type === "board.changed") facilitation.update(change);
+    else if (!change.mine) {
+      if (change.item && change.type !== "item.deleted") view.fresh.add(change.item.parent || change.item.id);
+      announceChange(change);
+    }
+  }
+  if (changes.some((c) => c.type === "vote.changed")) facilitation.update();
+}
 
-function apply(event) {
-  const d = event.data;
-  const mine = state.me && event.actor === state.me.person;
-  const who = nameOf(event.actor);
+function concernsMe(item) {
+  if (!item || !store.me) return false;
+  if (store.isMe(item.author)) return true;
+  const parent = item.parent ? store.items.get(item.parent) : null;
+  return Boolean(parent && store.isMe(parent.author));
+}
+
+function announceChange(change) {
+  const item = change.item;
+  if (!item) return;
+  const name = change.name;
+  const current = view.view || store.view();
+  const what = describe(item);
   let text = null;
-  switch (event.type) {
+  switch (change.type) {
     case "item.created":
+      if (item.type === "comment") {
+        text = t("commented", { name, what: describe(store.items.get(item.parent)), text: shorten(item.fields.text, 80) });
+      } else if (isContent(item)) {
+        const where = whereOf(item, current);
+        text = where ? t("added_in", { name, what, where }) : t("added", { name, what });
+      } else {
+        text = t("added_column", { name, what });
+      }
+      break;
     case "item.restored":
-      state.items.set(d.item.id, d.item);
-      text = t(event.type === "item.created" ? "added" : "restored", { name: who, what: describe(d.item) });
+      text = t("restored", { name, what });
       break;
-    case "item.updated": {
-      const item = state.items.get(d.id);
-      if (item) {
-        item.fields = { ...item.fields, ...d.fields };
-        for (const [k, v] of Object.entries(d.fields)) if (v === null) delete item.fields[k];
-        item.version = d.version;
-        text = t("edited", { name: who, what: describe(item) });
+    case "item.updated":
+      if ("emotion" in change.data.fields && item.type === "stage") {
+        const e = change.data.fields.emotion;
+        text = t("emotion_changed", { name, what, emotion: e === null ? t("emotion_unset") : t(emotionWord(e)) });
+      } else {
+        text = t("edited", { name, what });
       }
       break;
-    }
-    case "item.moved": {
-      const item = state.items.get(d.id);
-      if (item) {
-        Object.assign(item, { stage: d.stage, lane: d.lane, order: d.order, version: d.version });
-        text = t("moved", { name: who, what: describe(item) });
-      }
+    case "item.moved":
+      text = t("moved_to", { name, what, where: whereOf(item, current) || t("cards_title") });
       break;
-    }
-    case "author.anonymised":
-      for (const item of state.items.values()) if (item.author === d.person) item.author = null;
+    case "item.deleted":
+      text = t("deleted", { name, what });
       break;
-    case "item.deleted": {
-      const item = state.items.get(d.id);
-      if (item) text = t("deleted", { name: who, what: describe(item) });
-      state.items.delete(d.id);
+    case "reaction.changed":
+      if (change.data.on && concernsMe(item)) text = t("reacted", { name, what, emoji: change.data.emoji });
       break;
+    default:
+      break;
+  }
+  if (text) announcer.remote(text, concernsMe(item) || concernsMe(change.before));
+}
+
+function emotionWord(value) {
+  return { 2: "emotion_very_good", 1: "emotion_good", 0: "emotion_neutral", "-1": "emotion_bad", "-2": "emotion_very_bad" }[String(value)];
+}
+
+function onAck(message) {
+  const entry = store.pending.get(message.op);
+  store.pending.delete(message.op);
+  acks.set(message.op, message.seq);
+  if (entry) {
+    const op = entry.op;
+    if ((op.type === "vote.add" || op.type === "vote.remove") && !store.board.votes_revealed
+      && !(message.duplicate && entry.epoch !== store.epoch)) {
+      // Hidden votes: the event does not say whose they are, so count our own from the acks.
+      store.setMine(op.id, (store.votes.mine[op.id] || 0) + (op.type === "vote.add" ? 1 : -1));
+      facilitation.update();
     }
-  }
-  state.seq = event.seq;
-  renderPreservingFocus();
-  if (text && !mine) announce(text);
-}
-
-function describe(item) {
-  const text = item.fields.text || item.fields.title || item.fields.name || "";
-  return text.length > 40 ? text.slice(0, 40) + "…" : text;
-}
-
-// ------------------------------------------------------------------ rendering
-
-function byOrder(a, b) {
-  return a.order < b.order ? -1 : a.order > b.order ? 1 : a.id < b.id ? -1 : 1;
-}
-
-function itemsOfType(type) {
-  return [...state.items.values()].filter((i) => i.type === type).sort(byOrder);
-}
-
-function cellItems(stage, lane) {
-  return [...state.items.values()]
-    .filter((i) => !i.parent && i.stage === stage && i.lane === lane && i.type !== "stage" && i.type !== "lane")
-    .sort(byOrder);
-}
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "text") node.textContent = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else if (v !== false && v !== null && v !== undefined) node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const child of children) if (child) node.append(child);
-  return node;
-}
-
-function renderPreservingFocus() {
-  // Re-rendering must not move focus or scroll: remember what had focus and put it back.
-  const active = document.activeElement;
-  const key = active?.dataset?.focusKey;
-  const editing = root.querySelector("form[data-editing]");
-  if (editing) return; // never re-render under someone who is typing; the form re-renders on close
-  const scroll = window.scrollY;
-  render();
-  window.scrollTo(0, scroll);
-  if (key) {
-    const again = root.querySelector(`[data-focus-key="${CSS.escape(key)}"]`);
-    if (again) again.focus({ preventScroll: true });
-    else if (active && active.dataset.neighbour) {
-      const neighbour = root.querySelector(`[data-focus-key="${CSS.escape(active.dataset.neighbour)}"]`);
-      if (neighbour) { neighbour.focus({ preventScroll: true }); announce(t("focus_moved")); }
+    if (message.replaced && message.replaced.length) {
+      const by = message.replaced[0].by;
+      const name = by ? store.nameOf(by) || t("former") : t("former");
+      showNotice(t("replaced", { name }), () => submit({ type: "undo", seq: message.seq }));
     }
+    if (undoWhenAcked.delete(message.op)) submit({ type: "undo", seq: message.seq });
   }
+  updateQueue();
+  view.schedule();
 }
 
-function render() {
-  const stages = itemsOfType("stage");
-  const lanes = itemsOfType("lane");
-  const grid = el("div", { class: "journey" });
-  grid.style.setProperty("--stages", String(Math.max(stages.length, 1))); // CSSOM: allowed under our CSP
-  if (!stages.length) {
-    grid.append(renderCell(null, null, t("cards")));
+function onError(message) {
+  const entry = message.op ? store.pending.get(message.op) : null;
+  if (message.op) store.pending.delete(message.op);
+  undoWhenAcked.delete(message.op);
+  if (entry && message.code === "rate_limited") {
+    // Not applied: send it again in a moment, with the same id.
+    store.pending.set(message.op, entry);
+    setTimeout(() => send({ t: "op", id: message.op, op: entry.op }), 1000);
+    return;
   }
-  for (const stage of stages) {
-    const section = el("section", { class: "stage", "aria-labelledby": `stage-${stage.id}` },
-      el("h2", { id: `stage-${stage.id}`, text: stage.fields.title }));
-    if (!lanes.length) section.append(renderCell(stage, null, stage.fields.title));
-    for (const lane of lanes) section.append(renderCell(stage, lane, lane.fields.title));
-    grid.append(section);
+  if (entry && entry.op.type === "board.set" && (message.code === "unknown_type" || message.code === "bad_message")) {
+    facilitation.unsupported();
+    showNotice(t("facilitate_unsupported"));
+  } else if (entry || !message.op) {
+    const key = `error.${message.code}`;
+    showNotice(key in S ? t(key) : t("error.generic"));
   }
-  root.replaceChildren(grid);
-}
-
-function renderCell(stage, lane, label) {
-  const cards = cellItems(stage?.id ?? null, lane?.id ?? null);
-  const headingId = `cell-${stage?.id ?? "x"}-${lane?.id ?? "x"}`;
-  const cell = el("div", { class: `cell lane-${lane?.fields.kind ?? "none"}`, role: "group", "aria-labelledby": headingId },
-    el("h3", { id: headingId, text: lane ? lane.fields.title : label }));
-  const list = el("ul", { class: "cards" });
-  cards.forEach((card, index) => {
-    const neighbour = cards[index + 1] || cards[index - 1];
-    list.append(renderCard(card, stage, lane, neighbour));
-  });
-  cell.append(list);
-  if (canEdit) {
-    cell.append(el("button", {
-      type: "button", class: "add", "data-focus-key": `add-${headingId}`,
-      "aria-label": t("add_card_in", { cell: `${stage ? stage.fields.title + ", " : ""}${label}` }),
-      onclick: (e) => openEditor(cell, null, stage, lane, e.currentTarget),
-    }, document.createTextNode(t("add_card"))));
-  }
-  return cell;
-}
-
-function renderCard(card, stage, lane, neighbour) {
-  const text = card.fields.text || card.fields.title || card.fields.name || "";
-  const article = el("article", { class: `card colour-${card.fields.colour || "yellow"}`, "aria-label": text || t("empty_card") },
-    el("p", { class: "card-text", text }),
-    el("p", { class: "card-meta", text: t("by", { name: nameOf(card.author) }) }));
-  const editor = [...state.people.values()].find((p) => p.editing === card.id && p.person !== state.me?.person);
-  if (editor) article.append(el("p", { class: "editing-now", text: t("is_editing", { name: editor.name }) }));
-  if (canEdit) {
-    const actions = el("div", { class: "card-actions" },
-      el("button", { type: "button", "data-focus-key": `edit-${card.id}`, "data-neighbour": neighbour ? `edit-${neighbour.id}` : "",
-        "aria-label": t("edit_named", { what: describe(card) }),
-        onclick: (e) => openEditor(e.currentTarget.closest("li"), card, stage, lane, e.currentTarget) }, document.createTextNode(t("edit"))),
-      el("button", { type: "button", "data-focus-key": `move-${card.id}`, "data-neighbour": neighbour ? `move-${neighbour.id}` : "",
-        "aria-label": t("move_named", { what: describe(card) }),
-        onclick: (e) => openMover(e.currentTarget.closest("li"), card, e.currentTarget) }, document.createTextNode(t("move"))),
-      el("button", { type: "button", "data-focus-key": `delete-${card.id}`, "data-neighbour": neighbour ? `edit-${neighbour.id}` : "",
-        "aria-label": t("delete_named", { what: describe(card) }),
-        onclick: () => deleteCard(card) }, document.createTextNode(t("delete"))));
-    article.append(actions);
-  }
-  return el("li", { "data-item": card.id }, article);
-}
-
-function openEditor(container, card, stage, lane, opener) {
-  const form = el("form", { class: "editor", "data-editing": "true" });
-  const id = `editor-${newId()}`;
-  const textarea = el("textarea", { id, rows: "3", maxlength: "4000", required: true });
-  textarea.value = card ? card.fields.text || "" : "";
-  const close = () => { form.remove(); renderPreservingFocus(); opener?.isConnected && opener.focus(); };
-  form.append(
-    el("label", { for: id, text: card ? t("edit_label") : t("new_label") }), textarea,
-    el("div", { class: "editor-actions" },
-      el("button", { type: "submit", class: "primary" }, document.createTextNode(t("save"))),
-      el("button", { type: "button", onclick: close }, document.createTextNode(t("cancel")))));
-  form.addEventListener("keydown", (e) => { if (e.key === "Escape") { e.preventDefault(); close(); } });
-  form.addEventListener("submit", (e) => {
-    e.preventDefault();
-    const text = textarea.value.trim();
-    if (!text) return;
-    if (card) {
-      submit({ type: "item.update", id: card.id, fields: { text }, base: card.seq ?? state.seq }, "edit");
-      card.fields = { ...card.fields, text };
-    } else {
-      const itemId = newId();
-      const op = { type: "item.create", id: itemId, item_type: "card", fields: { text } };
-      if (stage) op.stage = stage.id;
-      if (lane) op.lane = lane.id;
-      submit(op, "create");
-    }
-    send({ t: "presence", editing: null });
-    form.remove();
-    render();
-    const again = opener?.dataset.focusKey && root.querySelector(`[data-focus-key="${CSS.escape(opener.dataset.focusKey)}"]`);
-    (again || opener)?.focus?.();
-  });
-  container.append(form);
-  if (card) send({ t: "presence", editing: card.id });
-  textarea.focus();
-}
-
-function openMover(container, card, opener) {
-  const stages = itemsOfType("stage");
-  const lanes = itemsOfType("lane");
-  const form = el("form", { class: "mover", "data-editing": "true" });
-  const stageSel = el("select", { id: `move-stage-${card.id}` });
-  for (const s of stages) stageSel.append(el("option", { value: s.id, selected: s.id === card.stage, text: s.fields.title }));
-  const laneSel = el("select", { id: `move-lane-${card.id}` });
-  for (const l of lanes) laneSel.append(el("option", { value: l.id, selected: l.id === card.lane, text: l.fields.title }));
-  const posSel = el("select", { id: `move-pos-${card.id}` });
-  const fillPositions = () => {
-    posSel.replaceChildren(el("option", { value: "", text: t("position_last") }), el("option", { value: "first", text: t("position_first") }));
-    for (const other of cellItems(stageSel.value || null, laneSel.value || null)) {
-      if (other.id !== card.id) posSel.append(el("option", { value: other.id, text: t("position_after", { what: describe(other) }) }));
-    }
-  };
-  stageSel.addEventListener("change", fillPositions);
-  laneSel.addEventListener("change", fillPositions);
-  fillPositions();
-  const close = () => { form.remove(); renderPreservingFocus(); opener?.isConnected && opener.focus(); };
-  form.append(el("fieldset", {},
-    el("legend", { text: t("move_named", { what: describe(card) }) }),
-    stages.length ? el("label", { for: stageSel.id, text: t("stage") }) : null, stages.length ? stageSel : null,
-    lanes.length ? el("label", { for: laneSel.id, text: t("lane") }) : null, lanes.length ? laneSel : null,
-    el("label", { for: posSel.id, text: t("position") }), posSel,
-    el("div", { class: "editor-actions" },
-      el("button", { type: "submit", class: "primary" }, document.createTextNode(t("move_here"))),
-      el("button", { type: "button", onclick: close }, document.createTextNode(t("cancel"))))));
-  form.addEventListener("keydown", (e) => { if (e.key === "Escape") { e.preventDefault(); close(); } });
-  form.addEventListener("submit", (e) => {
-    e.preventDefault();
-    const stage = stageSel.value || null;
-    const lane = laneSel.value || null;
-    const cell = cellItems(stage, lane).filter((i) => i.id !== card.id);
-    const op = { type: "item.move", id: card.id, stage, lane };
-    if (posSel.value === "first") { if (cell[0]) op.before = cell[0].id; else delete op.before; }
-    else if (posSel.value) {
-      op.after = posSel.value;
-      const index = cell.findIndex((i) => i.id === posSel.value);
-      if (cell[index + 1]) op.before = cell[index + 1].id;
-    }
-    submit(op, "move");
-    form.remove();
-    render();
-    const again = root.querySelector(`[data-focus-key="move-${CSS.escape(card.id)}"]`);
-    (again || opener)?.focus?.();
-    announce(t("moved_self"));
-  });
-  container.append(form);
-  (stages.length ? stageSel : posSel).focus();
-}
-
-function deleteCard(card) {
-  const id = submit({ type: "item.delete", id: card.id }, "delete");
-  showNotice(t("deleted_self", { what: describe(card) }), null, { type: "item.restore", id: card.id }, id);
+  if (entry && entry.op.type === "item.delete") view.localDeletes.delete(entry.op.id);
+  updateQueue();
+  view.schedule();
 }
 
 // ------------------------------------------------------------------ presence and notices
 
 function renderPresence() {
-  const people = [...state.people.values()].sort((a, b) => a.name.localeCompare(b.name));
+  const people = [...store.people.values()].sort((a, b) => a.name.localeCompare(b.name, "fi"));
   presenceList.replaceChildren(...people.map((p) => {
-    const item = p.editing ? state.items.get(p.editing) : null;
-    const text = item ? t("presence_editing", { name: p.name, what: describe(item) }) : p.name;
-    return el("li", { text: p.person === state.me?.person ? `${text} (${t("you")})` : text });
+    const li = document.createElement("li");
+    const item = p.editing ? (view.view?.items.get(p.editing) || store.items.get(p.editing)) : null;
+    const name = store.isMe(p.person) ? t("name_you", { name: p.name }) : p.name;
+    const role = S[`role_${p.role}`] ? ` (${t(`role_${p.role}`)})` : "";
+    li.textContent = item ? t("presence_editing", { name: name + role, what: describe(item) }) : name + role;
+    return li;
   }));
 }
 
-const notice = document.getElementById("notice");
-const noticeText = document.getElementById("notice-text");
-const noticeUndo = document.getElementById("notice-undo");
-let undoAction = null;
-function showNotice(text, seq, undoOp = null) {
+let noticeUndoAction = null;
+function showNotice(text, undo = null) {
   noticeText.textContent = text;
-  undoAction = seq ? { type: "undo", seq } : undoOp;
-  noticeUndo.hidden = !undoAction;
-  notice.hidden = false;
-  notice.setAttribute("role", "status");
+  noticeUndoAction = undo;
+  noticeUndo.hidden = !undo;
+  noticeClose.hidden = false;
+  notice.classList.remove("is-empty");
+}
+function hideNotice() {
+  noticeText.textContent = "";
+  noticeUndo.hidden = true;
+  noticeClose.hidden = true;
+  notice.classList.add("is-empty");
 }
 noticeUndo.addEventListener("click", () => {
-  if (undoAction) submit(undoAction, "undo");
-  notice.hidden = true;
+  const action = noticeUndoAction;
+  noticeUndoAction = null;
+  action?.();
+  showNotice(t("undone"));
+  noticeClose.focus();
 });
-document.getElementById("notice-close").addEventListener("click", () => { notice.hidden = true; });
+noticeClose.addEventListener("click", hideNotice);
+hideNotice();
+notice.hidden = false;
 
-window.kumppaniBoard = state; // for the browser tests
+const verbosity = document.getElementById("verbosity");
+verbosity.value = announcer.level;
+verbosity.addEventListener("change", () => announcer.setLevel(verbosity.value));
+
+// For the browser tests and for curious developers: the replica and the view.
+window.kumppaniBoard = {
+  store, view, announcer,
+  get synced() {
+    return synced;
+  },
+};
+loadPending();
 connect();
+
+// The status bar stays at the top of wide screens: keep focused elements from hiding under it.
+const bar = document.getElementById("board-bar");
+function padForBar() {
+  const sticky = getComputedStyle(bar).position === "sticky";
+  document.documentElement.style.scrollPaddingTop = sticky ? `${bar.offsetHeight + 8}px` : "";
+}
+new ResizeObserver(padForBar).observe(bar);
+window.addEventListener("resize", padForBar);

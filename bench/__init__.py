@@ -1,0 +1,1 @@
+"""Kumppani's benchmark suite: ``python -m bench.run`` (``make bench``); see docs/performance.md."""
