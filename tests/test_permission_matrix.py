@@ -246,7 +246,9 @@ def test_every_route_for_every_persona(migrated_url: str, tmp_path: Path, person
         client.get("/healthz")
         csrf = client.cookies["kumppani-csrf"]
         # Signing out last: it ends the session the other requests use.
-        routes = sorted(_routes(client.app), key=lambda r: (r[0].startswith("/signout"), r[0].endswith(("/remove", "/archive"))))
+        routes = sorted(
+            _routes(client.app), key=lambda r: (r[0].startswith("/signout"), r[0].endswith(("/remove", "/archive")))
+        )
         for path, method in routes:
             want = expected(path, method, persona)
             if want == "public" or path == "/static":
