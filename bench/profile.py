@@ -59,6 +59,9 @@ def area_of(path: str) -> str:
     return "other Python: " + Path(path).name
 
 
+REPO_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
 def _split(frame: str) -> tuple[str, str, str]:
     m = _FRAME.match(frame.strip())
     if not m:
@@ -67,7 +70,7 @@ def _split(frame: str) -> tuple[str, str, str]:
 
 
 def _short(path: str) -> str:
-    for marker in ("site-packages/", "/work/main/", "lib/python3.11/"):
+    for marker in ("site-packages/", f"{REPO_ROOT}/", "lib/python3.11/"):
         if marker in path:
             return path.split(marker, 1)[1]
     return path
