@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select, update
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -47,18 +49,29 @@ async def _board_and_access(request: Request) -> tuple[SessionInfo, Any, BoardAc
     return session, board, access
 
 
+async def _board_for_change(
+    request: Request, allowed: Callable[[BoardAccess], bool]
+) -> tuple[SessionInfo, Any, BoardAccess, FormData] | Response:
+    """The board, the person's access and the CSRF-checked form, or the page to answer with."""
+    found = await _board_and_access(request)
+    if isinstance(found, Response):
+        return found
+    session, board, access = found
+    form = await csrf_form(request)
+    if not allowed(access):
+        return error_page(request, 403, session=session)
+    return session, board, access, form
+
+
 async def _publish(state: AppState, board_id: str, event: p.Event) -> None:
     await state.hub.publish_ops(board_id, event.seq, event.seq, p.encode(p.Ops(ops=[event])))
 
 
 async def duplicate(request: Request) -> Response:
-    found = await _board_and_access(request)
+    found = await _board_for_change(request, lambda access: access.edit)
     if isinstance(found, Response):
         return found
-    session, board, access = found
-    await csrf_form(request)
-    if not access.edit:
-        return error_page(request, 403, session=session)
+    session, board, _, _ = found
     suffix = " (kopio)" if locale_of(request) == "fi" else " (copy)"
     async with _state(request).engine.begin() as conn:
         new_id = await catalogue.duplicate_board(conn, board.id, (board.title + suffix)[:200], session.person_id)
@@ -66,13 +79,10 @@ async def duplicate(request: Request) -> Response:
 
 
 async def archive(request: Request) -> Response:
-    found = await _board_and_access(request)
+    found = await _board_for_change(request, lambda access: access.edit)
     if isinstance(found, Response):
         return found
-    session, board, access = found
-    await csrf_form(request)
-    if not access.edit:
-        return error_page(request, 403, session=session)
+    session, board, _, _ = found
     archived = request.url.path.endswith("/archive")
     state = _state(request)
     async with state.engine.begin() as conn:
@@ -172,13 +182,10 @@ async def export(request: Request) -> Response:
 
 
 async def share(request: Request) -> Response:
-    found = await _board_and_access(request)
+    found = await _board_for_change(request, lambda access: access.facilitate)
     if isinstance(found, Response):
         return found
-    session, board, access = found
-    form = await csrf_form(request)
-    if not access.facilitate:
-        return error_page(request, 403, session=session)
+    session, board, _, form = found
     state = _state(request)
     async with state.engine.begin() as conn:
         if form.get("revoke") == "yes":
@@ -191,14 +198,11 @@ async def share(request: Request) -> Response:
 
 
 async def visibility(request: Request) -> Response:
-    found = await _board_and_access(request)
+    found = await _board_for_change(request, lambda access: access.facilitate)
     if isinstance(found, Response):
         return found
-    session, board, access = found
-    form = await csrf_form(request)
+    session, board, _, form = found
     value = str(form.get("visibility", ""))
-    if not access.facilitate:
-        return error_page(request, 403, session=session)
     if value not in ("team", "round"):
         return error_page(request, 400, session=session)
     async with _state(request).engine.begin() as conn:
