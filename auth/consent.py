@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth import audit
@@ -53,15 +54,18 @@ def text_digest(plain: str, full: str) -> str:
     return hashlib.sha256(f"{plain}\n\n{full}".encode()).hexdigest()
 
 
-async def ensure_default_texts(conn: AsyncConnection) -> None:
+# The reads below are plain (synchronous) SQLAlchemy so that the board engine can
+# run them inside its own transaction on a worker thread; the async names are
+# thin wrappers for the routes.
+
+
+def ensure_default_texts_sync(conn: Connection) -> None:
     """Version 1 of every default text, written once."""
-    have = (
-        await conn.execute(select(func.count()).select_from(ConsentText).where(ConsentText.scope_id.is_(None)))
-    ).scalar()
+    have = conn.execute(select(func.count()).select_from(ConsentText).where(ConsentText.scope_id.is_(None))).scalar()
     if have:
         return
     for (purpose, locale), text in DEFAULTS.items():
-        await conn.execute(
+        conn.execute(
             insert(ConsentText).values(
                 id=new_id(),
                 purpose=purpose,
@@ -76,26 +80,26 @@ async def ensure_default_texts(conn: AsyncConnection) -> None:
         )
 
 
-async def _scopes(conn: AsyncConnection, team_id: str | None) -> list[str | None]:
+async def ensure_default_texts(conn: AsyncConnection) -> None:
+    await conn.run_sync(ensure_default_texts_sync)
+
+
+def _scopes(conn: Connection, team_id: str | None) -> list[str | None]:
     """Most specific first: the team, its programme, then the defaults."""
     if team_id is None:
         return [None]
-    programme = (
-        await conn.execute(select(Round.programme_id).join(Team, Team.round_id == Round.id).where(Team.id == team_id))
+    programme = conn.execute(
+        select(Round.programme_id).join(Team, Team.round_id == Round.id).where(Team.id == team_id)
     ).scalar()
     return [team_id, *([programme] if programme else []), None]
 
 
-async def current_text(conn: AsyncConnection, purpose: str, team_id: str | None, locale: str) -> Text:
-    await ensure_default_texts(conn)
-    for scope in await _scopes(conn, team_id):
+def current_text_sync(conn: Connection, purpose: str, team_id: str | None, locale: str) -> Text:
+    ensure_default_texts_sync(conn)
+    for scope in _scopes(conn, team_id):
         scope_clause = ConsentText.scope_id.is_(None) if scope is None else ConsentText.scope_id == scope
-        rows = (
-            await conn.execute(
-                select(ConsentText)
-                .where(ConsentText.purpose == purpose, scope_clause)
-                .order_by(ConsentText.version.desc())
-            )
+        rows = conn.execute(
+            select(ConsentText).where(ConsentText.purpose == purpose, scope_clause).order_by(ConsentText.version.desc())
         ).all()
         if not rows:
             continue
@@ -116,27 +120,33 @@ async def current_text(conn: AsyncConnection, purpose: str, team_id: str | None,
     raise LookupError(f"no text for {purpose}")
 
 
-async def records(conn: AsyncConnection, person_id: str) -> list[Record]:
+async def current_text(conn: AsyncConnection, purpose: str, team_id: str | None, locale: str) -> Text:
+    return await conn.run_sync(current_text_sync, purpose, team_id, locale)
+
+
+def records_sync(conn: Connection, person_id: str) -> list[Record]:
     """Every record of a person, oldest first (the consent history)."""
-    rows = (
-        await conn.execute(
-            select(
-                ConsentRecord.purpose,
-                ConsentRecord.given,
-                ConsentRecord.method,
-                ConsentRecord.text_id,
-                ConsentText.version,
-                ConsentText.scope_id,
-                ConsentRecord.locale,
-                ConsentRecord.created_at,
-                ConsentRecord.actor_id,
-            )
-            .join(ConsentText, ConsentText.id == ConsentRecord.text_id)
-            .where(ConsentRecord.person_id == person_id)
-            .order_by(ConsentRecord.created_at, ConsentRecord.id)
+    rows = conn.execute(
+        select(
+            ConsentRecord.purpose,
+            ConsentRecord.given,
+            ConsentRecord.method,
+            ConsentRecord.text_id,
+            ConsentText.version,
+            ConsentText.scope_id,
+            ConsentRecord.locale,
+            ConsentRecord.created_at,
+            ConsentRecord.actor_id,
         )
+        .join(ConsentText, ConsentText.id == ConsentRecord.text_id)
+        .where(ConsentRecord.person_id == person_id)
+        .order_by(ConsentRecord.created_at, ConsentRecord.id)
     ).all()
     return [Record(*row) for row in rows]
+
+
+async def records(conn: AsyncConnection, person_id: str) -> list[Record]:
+    return await conn.run_sync(records_sync, person_id)
 
 
 def latest(history: Sequence[Record], purpose: str, scope_id: str | object | None = ...) -> Record | None:
@@ -156,9 +166,7 @@ class AgreementStatus:
         return self.state not in ("accepted", "assisted_unconfirmed")
 
 
-async def agreement_status(conn: AsyncConnection, person_id: str, team_id: str, locale: str = "fi") -> AgreementStatus:
-    text = await current_text(conn, AGREEMENT, team_id, locale)
-    history = await records(conn, person_id)
+def _status(text: Text, history: Sequence[Record]) -> AgreementStatus:
     mine = latest(history, AGREEMENT, text.scope_id)
     if mine is None:
         return AgreementStatus("needs_accept", text)
@@ -171,23 +179,34 @@ async def agreement_status(conn: AsyncConnection, person_id: str, team_id: str, 
     return AgreementStatus("accepted", text)
 
 
-async def customers_needing_agreement(conn: AsyncConnection, team_id: str, person_ids: Iterable[str]) -> set[str]:
+def agreement_status_sync(conn: Connection, person_id: str, team_id: str, locale: str = "fi") -> AgreementStatus:
+    return _status(current_text_sync(conn, AGREEMENT, team_id, locale), records_sync(conn, person_id))
+
+
+async def agreement_status(conn: AsyncConnection, person_id: str, team_id: str, locale: str = "fi") -> AgreementStatus:
+    return await conn.run_sync(agreement_status_sync, person_id, team_id, locale)
+
+
+def customers_needing_agreement_sync(conn: Connection, team_id: str, person_ids: Iterable[str]) -> set[str]:
     """Which of these people are customers of the team who have not accepted its current agreement."""
-    wanted = set(person_ids)
-    customers = set(
-        (
-            await conn.execute(
-                select(Membership.person_id).where(
-                    Membership.team_id == team_id, Membership.role == "customer", Membership.person_id.in_(wanted)
-                )
+    customers = (
+        conn.execute(
+            select(Membership.person_id).where(
+                Membership.team_id == team_id, Membership.role == "customer", Membership.person_id.in_(set(person_ids))
             )
-        ).scalars()
+        )
+        .scalars()
+        .all()
     )
-    blocked = set()
-    for person in customers:
-        if (await agreement_status(conn, person, team_id)).blocks_content:
-            blocked.add(person)
-    return blocked
+    if not customers:
+        return set()
+    # The version in force does not depend on the reader's language: one look for all of them.
+    text = current_text_sync(conn, AGREEMENT, team_id, "fi")
+    return {person for person in customers if _status(text, records_sync(conn, person)).blocks_content}
+
+
+async def customers_needing_agreement(conn: AsyncConnection, team_id: str, person_ids: Iterable[str]) -> set[str]:
+    return await conn.run_sync(customers_needing_agreement_sync, team_id, person_ids)
 
 
 async def give(

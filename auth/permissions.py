@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from auth.consent import customers_needing_agreement
+from auth.consent import customers_needing_agreement_sync
 from auth.models import Membership, PeerRoomMember, Person, ProgrammeCoach, Round, Team
 
 
@@ -48,8 +49,8 @@ def _team_access(role: str, is_facilitator: bool, facilitators_named: bool) -> B
     return BoardAccess(role)
 
 
-async def _active(conn: AsyncConnection, person_ids: set[str]) -> set[str]:
-    rows = await conn.execute(
+def _active(conn: Connection, person_ids: set[str]) -> set[str]:
+    rows = conn.execute(
         select(Person.id).where(Person.id.in_(person_ids), Person.disabled_at.is_(None), Person.erased_at.is_(None))
     )
     return {r[0] for r in rows}
@@ -57,24 +58,29 @@ async def _active(conn: AsyncConnection, person_ids: set[str]) -> set[str]:
 
 async def board_access(conn: AsyncConnection, owner: BoardOwner, person_ids: Iterable[str]) -> dict[str, BoardAccess]:
     """Access of each person to a board; a person missing from the result has none."""
+    return await conn.run_sync(board_access_sync, owner, person_ids)
+
+
+def board_access_sync(conn: Connection, owner: BoardOwner, person_ids: Iterable[str]) -> dict[str, BoardAccess]:
+    """:func:`board_access` on a plain connection (the board engine runs its transactions on a worker thread)."""
     wanted = set(person_ids)
     if not wanted:
         return {}
     if owner.team_id is not None and owner.peer_room_id is None:
         # The common case, on every batch of operations: as few queries as possible.
-        return await _team_board_access(conn, owner.team_id, wanted, owner.visibility == "round")
-    wanted = await _active(conn, wanted)
+        return _team_board_access(conn, owner.team_id, wanted, owner.visibility == "round")
+    wanted = _active(conn, wanted)
     if not wanted:
         return {}
     if owner.peer_room_id is not None:
-        return await _peer_room_access(conn, owner.peer_room_id, wanted)
+        return _peer_room_access(conn, owner.peer_room_id, wanted)
     if owner.round_id is not None:
-        return await _round_board_access(conn, owner.round_id, wanted)
+        return _round_board_access(conn, owner.round_id, wanted)
     return {}
 
 
-async def _peer_room_access(conn: AsyncConnection, room_id: str, wanted: set[str]) -> dict[str, BoardAccess]:
-    rows = await conn.execute(
+def _peer_room_access(conn: Connection, room_id: str, wanted: set[str]) -> dict[str, BoardAccess]:
+    rows = conn.execute(
         select(PeerRoomMember.person_id, PeerRoomMember.is_facilitator).where(
             PeerRoomMember.room_id == room_id, PeerRoomMember.person_id.in_(wanted)
         )
@@ -82,56 +88,61 @@ async def _peer_room_access(conn: AsyncConnection, room_id: str, wanted: set[str
     return {pid: BoardAccess("peer", comment=True, edit=True, facilitate=bool(fac)) for pid, fac in rows}
 
 
-async def _team_board_access(
-    conn: AsyncConnection, team_id: str, wanted: set[str], round_visible: bool = False
-) -> dict[str, BoardAccess]:
-    rows = await conn.execute(
-        select(Membership.person_id, Membership.role, Membership.is_facilitator, Team.facilitators_named)
-        .join(Team, Team.id == Membership.team_id)
-        .join(Person, Person.id == Membership.person_id)
-        .where(
-            Membership.team_id == team_id,
-            Membership.person_id.in_(wanted),
-            Person.disabled_at.is_(None),
-            Person.erased_at.is_(None),
-        )
+# Built once: this runs on every batch of operations, and building a statement costs
+# more than running it on SQLite.
+_TEAM_MEMBERS = (
+    select(Membership.person_id, Membership.role, Membership.is_facilitator, Team.facilitators_named)
+    .join(Team, Team.id == Membership.team_id)
+    .join(Person, Person.id == Membership.person_id)
+    .where(
+        Membership.team_id == bindparam("team_id"),
+        Membership.person_id.in_(bindparam("people", expanding=True)),
+        Person.disabled_at.is_(None),
+        Person.erased_at.is_(None),
     )
+)
+
+
+def _team_board_access(
+    conn: Connection, team_id: str, wanted: set[str], round_visible: bool = False
+) -> dict[str, BoardAccess]:
+    rows = conn.execute(_TEAM_MEMBERS, {"team_id": team_id, "people": list(wanted)})
     result = {pid: _team_access(role, bool(fac), bool(named)) for pid, role, fac, named in rows}
     customers = {pid for pid, access in result.items() if access.role == "customer"}
     if customers:
         # A customer sees team content only after accepting the team's current agreement.
-        for pid in await customers_needing_agreement(conn, team_id, customers):
+        for pid in customers_needing_agreement_sync(conn, team_id, customers):
             del result[pid]
     remaining = wanted - result.keys()
     if not remaining:
         return result
-    remaining = await _active(conn, remaining)
-    round_id = (await conn.execute(select(Team.round_id).where(Team.id == team_id))).scalar()
+    remaining = _active(conn, remaining)
+    round_id = conn.execute(select(Team.round_id).where(Team.id == team_id)).scalar()
     if remaining and round_id is not None:
-        for pid in await _programme_coaches(conn, round_id, remaining):
+        for pid in _programme_coaches(conn, round_id, remaining):
             result[pid] = BoardAccess("coach", comment=True, facilitate=True)
     remaining = wanted - result.keys()
     if remaining and round_id is not None and round_visible:
         # Shared with the whole round: the other teams read it (customers after their own agreement).
-        round_rows = await conn.execute(
+        round_rows = conn.execute(
             select(Membership.person_id, Membership.role, Membership.team_id)
             .join(Team, Team.id == Membership.team_id)
             .where(Team.round_id == round_id, Membership.person_id.in_(remaining))
-        )
+        ).all()
         for pid, role, their_team in round_rows:
-            if role == "customer" and pid in await customers_needing_agreement(conn, their_team, {pid}):
+            if role == "customer" and pid in customers_needing_agreement_sync(conn, their_team, {pid}):
                 continue
             result[pid] = BoardAccess(role)
     return result
 
 
-async def _round_board_access(conn: AsyncConnection, round_id: str, wanted: set[str]) -> dict[str, BoardAccess]:
+def _round_board_access(conn: Connection, round_id: str, wanted: set[str]) -> dict[str, BoardAccess]:
     result: dict[str, BoardAccess] = {}
-    for pid in await _programme_coaches(conn, round_id, wanted):
+    for pid in _programme_coaches(conn, round_id, wanted):
         result[pid] = BoardAccess("coach", comment=True, edit=True, facilitate=True)
     remaining = wanted - result.keys()
     if remaining:
-        rows = await conn.execute(
+        rows = conn.execute(
             select(Membership.person_id, Membership.role)
             .join(Team, Team.id == Membership.team_id)
             .where(Team.round_id == round_id, Membership.person_id.in_(remaining))
@@ -144,8 +155,8 @@ async def _round_board_access(conn: AsyncConnection, round_id: str, wanted: set[
     return result
 
 
-async def _programme_coaches(conn: AsyncConnection, round_id: str, wanted: set[str]) -> set[str]:
-    rows = await conn.execute(
+def _programme_coaches(conn: Connection, round_id: str, wanted: set[str]) -> set[str]:
+    rows = conn.execute(
         select(ProgrammeCoach.person_id)
         .join(Round, Round.programme_id == ProgrammeCoach.programme_id)
         .where(Round.id == round_id, ProgrammeCoach.person_id.in_(wanted))

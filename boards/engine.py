@@ -26,9 +26,10 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from auth.permissions import BoardAccess, BoardOwner, board_access
+from auth.permissions import BoardAccess, BoardOwner, board_access_sync
 from boards import protocol as p
 from boards.hetu import contains_identity_code
 from boards.itemtypes import ITEM_TYPES, FieldError, validate_fields
@@ -117,7 +118,7 @@ _ITEM_COLUMNS = [c for c in Item.__table__.columns if c.name not in ("created_at
 class _Batch:
     """The in-memory working state of one transaction."""
 
-    def __init__(self, conn: AsyncConnection, board: Any, limits: Limits, now: datetime) -> None:
+    def __init__(self, conn: Connection, board: Any, limits: Limits, now: datetime) -> None:
         self.conn = conn
         self.board = board
         self.board_id: str = board.id
@@ -146,11 +147,11 @@ class _Batch:
 
     # -------------------------------------------------------------- loading
 
-    async def load_items(self, ids: set[str]) -> None:
+    def load_items(self, ids: set[str]) -> None:
         wanted = [i for i in ids if i not in self.items]
         if not wanted:
             return
-        rows = await self.conn.execute(select(*_ITEM_COLUMNS).where(Item.id.in_(wanted)))
+        rows = self.conn.execute(_LOAD_ITEMS, {"ids": wanted})
         for row in rows:
             self.items[row.id] = ItemState(**row._mapping)
         for missing in wanted:
@@ -166,7 +167,7 @@ class _Batch:
             raise Rejected(p.ErrorCode.DELETED, "That item has been deleted.")
         return state
 
-    async def cell_neighbours(
+    def cell_neighbours(
         self,
         stage: str | None,
         lane: str | None,
@@ -180,11 +181,11 @@ class _Batch:
         high = before.order_key if before else None
         if after is None and before is None:
             high = None
-            low = await self._cell_extreme(stage, lane, parent, moving, last=True)
+            low = self._cell_extreme(stage, lane, parent, moving, last=True)
         elif after is not None and before is None:
-            high = await self._next_key(stage, lane, parent, after.order_key, moving)
+            high = self._next_key(stage, lane, parent, after.order_key, moving)
         elif before is not None and after is None:
-            low = await self._previous_key(stage, lane, parent, before.order_key, moving)
+            low = self._previous_key(stage, lane, parent, before.order_key, moving)
         return low, high
 
     def _cell_filter(self, stage: str | None, lane: str | None, parent: str | None, moving: str | None) -> Any:
@@ -215,21 +216,21 @@ class _Batch:
             and s.id != moving
         ]
 
-    async def _cell_extreme(
+    def _cell_extreme(
         self, stage: str | None, lane: str | None, parent: str | None, moving: str | None, *, last: bool
     ) -> str | None:
         agg = func.max(Item.order_key) if last else func.min(Item.order_key)
-        stored = (await self.conn.execute(select(agg).where(self._cell_filter(stage, lane, parent, moving)))).scalar()
+        stored = (self.conn.execute(select(agg).where(self._cell_filter(stage, lane, parent, moving)))).scalar()
         keys = [k for k in [stored, *self._pending_in_cell(stage, lane, parent, moving)] if k]
         if not keys:
             return None
         return max(keys) if last else min(keys)
 
-    async def _next_key(
+    def _next_key(
         self, stage: str | None, lane: str | None, parent: str | None, key: str, moving: str | None
     ) -> str | None:
         stored = (
-            await self.conn.execute(
+            self.conn.execute(
                 select(func.min(Item.order_key)).where(
                     self._cell_filter(stage, lane, parent, moving), Item.order_key > key
                 )
@@ -238,11 +239,11 @@ class _Batch:
         keys = [k for k in [stored, *self._pending_in_cell(stage, lane, parent, moving)] if k and k > key]
         return min(keys) if keys else None
 
-    async def _previous_key(
+    def _previous_key(
         self, stage: str | None, lane: str | None, parent: str | None, key: str, moving: str | None
     ) -> str | None:
         stored = (
-            await self.conn.execute(
+            self.conn.execute(
                 select(func.max(Item.order_key)).where(
                     self._cell_filter(stage, lane, parent, moving), Item.order_key < key
                 )
@@ -283,16 +284,16 @@ class _Batch:
 
     # -------------------------------------------------------------- writing
 
-    async def flush(self) -> None:
+    def flush(self) -> None:
         new_items = [s for s in self.items.values() if s is not None and s.is_new]
         changed = [s for s in self.items.values() if s is not None and s.dirty and not s.is_new]
         if new_items:
-            await self.conn.execute(
+            self.conn.execute(
                 insert(Item), [{**_state_row(s), "created_at": self.now, "updated_at": self.now} for s in new_items]
             )
         if changed:
             # One statement for all changed items (executemany), not one round trip each.
-            await self.conn.execute(
+            self.conn.execute(
                 _ITEM_UPDATE,
                 [
                     {f"b_{k}": v for k, v in _state_row(s).items() if k in _ITEM_UPDATE_COLUMNS or k == "id"}
@@ -301,27 +302,29 @@ class _Batch:
                 ],
             )
         for (item_id, person), count in self.vote_changes.items():
-            await self.conn.execute(delete(Vote).where(Vote.item_id == item_id, Vote.person_id == person))
+            self.conn.execute(delete(Vote).where(Vote.item_id == item_id, Vote.person_id == person))
             if count > 0:
-                await self.conn.execute(
+                self.conn.execute(
                     insert(Vote).values(item_id=item_id, person_id=person, board_id=self.board_id, count=count)
                 )
         for (item_id, person, emoji), on in self.reaction_changes.items():
-            await self.conn.execute(
+            self.conn.execute(
                 delete(Reaction).where(
                     Reaction.item_id == item_id, Reaction.person_id == person, Reaction.emoji == emoji
                 )
             )
             if on:
-                await self.conn.execute(
+                self.conn.execute(
                     insert(Reaction).values(item_id=item_id, person_id=person, emoji=emoji, board_id=self.board_id)
                 )
         if self.operations:
-            await self.conn.execute(insert(Operation), self.operations)
-            values: dict[str, Any] = {"seq": self.seq, "item_count": self.item_count}
+            self.conn.execute(_INSERT_OPERATIONS, self.operations)
+            values: dict[str, Any] = {"b_id": self.board_id, "b_seq": self.seq, "b_item_count": self.item_count}
             if self.settings_dirty:
-                values.update(self.settings)
-            await self.conn.execute(update(Board).where(Board.id == self.board_id).values(**values))
+                values.update({f"b_{k}": v for k, v in self.settings.items()})
+                self.conn.execute(_ADVANCE_BOARD_WITH_SETTINGS, values)
+            else:
+                self.conn.execute(_ADVANCE_BOARD, values)
 
 
 _ITEM_UPDATE_COLUMNS = (
@@ -342,6 +345,21 @@ _ITEM_UPDATE = (
     update(_ITEM_TABLE)
     .where(_ITEM_TABLE.c.id == bindparam("b_id"))
     .values({name: bindparam(f"b_{name}") for name in _ITEM_UPDATE_COLUMNS})
+)
+
+
+# The statements of every batch are built once: on SQLite, building and caching a
+# statement costs more than running it.
+_BOARD_TABLE = cast(Table, Board.__table__)
+_LOAD_ITEMS = select(*_ITEM_COLUMNS).where(_ITEM_TABLE.c.id.in_(bindparam("ids", expanding=True)))
+_INSERT_OPERATIONS = insert(cast(Table, Operation.__table__))
+_ADVANCE_BOARD = (
+    update(_BOARD_TABLE)
+    .where(_BOARD_TABLE.c.id == bindparam("b_id"))
+    .values(seq=bindparam("b_seq"), item_count=bindparam("b_item_count"))
+)
+_ADVANCE_BOARD_WITH_SETTINGS = _ADVANCE_BOARD.values(
+    {name: bindparam(f"b_{name}") for name in ("title", "locked", "votes_revealed", "timer_ends_at")}
 )
 
 
@@ -400,9 +418,7 @@ def _needs(access: BoardAccess, command: p.AnyCommand, batch: _Batch, actor: str
         raise Rejected(p.ErrorCode.FORBIDDEN, "You can read this board but not change it.")
 
 
-async def _place(
-    batch: _Batch, item_type: str, stage_id: str | None, lane_id: str | None, parent_id: str | None
-) -> None:
+def _place(batch: _Batch, item_type: str, stage_id: str | None, lane_id: str | None, parent_id: str | None) -> None:
     spec = ITEM_TYPES[item_type]
     if spec.placement == "board":
         if stage_id or lane_id or parent_id:
@@ -446,7 +462,7 @@ def _neighbour(
     return state
 
 
-async def _create(batch: _Batch, sub: Submission, cmd: p.ItemCreate) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+def _create(batch: _Batch, sub: Submission, cmd: p.ItemCreate) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
     spec = ITEM_TYPES.get(cmd.item_type)
     if spec is None:
         raise Rejected(p.ErrorCode.BAD_FIELD, f"Unknown item type {cmd.item_type!r}.")
@@ -458,10 +474,10 @@ async def _create(batch: _Batch, sub: Submission, cmd: p.ItemCreate) -> tuple[st
     for required in spec.required:
         if not values.get(required):
             raise Rejected(p.ErrorCode.MISSING_FIELD, f"The field {required} cannot be empty.")
-    await _place(batch, cmd.item_type, cmd.stage, cmd.lane, cmd.parent)
+    _place(batch, cmd.item_type, cmd.stage, cmd.lane, cmd.parent)
     after = _neighbour(batch, cmd.after, cmd.stage, cmd.lane, cmd.parent)
     before = _neighbour(batch, cmd.before, cmd.stage, cmd.lane, cmd.parent)
-    low, high = await batch.cell_neighbours(cmd.stage, cmd.lane, cmd.parent, after, before, None)
+    low, high = batch.cell_neighbours(cmd.stage, cmd.lane, cmd.parent, after, before, None)
     seq = batch.next_seq()
     state = ItemState(
         id=cmd.id,
@@ -521,17 +537,17 @@ def _update(
     return "item.updated", item_id, data, {"kind": "update", "id": item_id, "fields": previous}
 
 
-async def _move(batch: _Batch, sub: Submission, cmd: p.ItemMove) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+def _move(batch: _Batch, sub: Submission, cmd: p.ItemMove) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
     state = batch.item(cmd.id)
     spec = ITEM_TYPES[state.type]
     stage, lane = (cmd.stage, cmd.lane) if spec.placement == "cell" else (None, None)
     if spec.placement == "cell":
-        await _place(batch, state.type, stage, lane, None)
+        _place(batch, state.type, stage, lane, None)
     after = _neighbour(batch, cmd.after, stage, lane, state.parent_id)
     before = _neighbour(batch, cmd.before, stage, lane, state.parent_id)
     if cmd.id in (cmd.after, cmd.before):
         raise Rejected(p.ErrorCode.BAD_PLACE, "An item cannot be placed next to itself.")
-    low, high = await batch.cell_neighbours(stage, lane, state.parent_id, after, before, cmd.id)
+    low, high = batch.cell_neighbours(stage, lane, state.parent_id, after, before, cmd.id)
     return _set_position(batch, state, stage, lane, key_between(low, high))
 
 
@@ -580,11 +596,11 @@ def _restore(batch: _Batch, item_id: str) -> tuple[str, str, dict[str, Any], dic
     return "item.restored", item_id, {"item": state.to_wire()}, {"kind": "delete", "id": item_id}
 
 
-async def _load_votes(batch: _Batch, item_id: str, person: str) -> None:
+def _load_votes(batch: _Batch, item_id: str, person: str) -> None:
     if (item_id, person) in batch.votes:
         return
     rows = (
-        await batch.conn.execute(
+        batch.conn.execute(
             select(Vote.item_id, Vote.person_id, Vote.count).where(
                 Vote.board_id == batch.board_id,
                 (Vote.item_id == item_id) | (Vote.person_id == person),
@@ -601,13 +617,11 @@ async def _load_votes(batch: _Batch, item_id: str, person: str) -> None:
             batch.votes[(item_id, person)] = c
 
 
-async def _vote(
-    batch: _Batch, sub: Submission, item_id: str, delta: int
-) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+def _vote(batch: _Batch, sub: Submission, item_id: str, delta: int) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
     state = batch.item(item_id)
     if state.type in ("stage", "lane", "comment"):
         raise Rejected(p.ErrorCode.BAD_PLACE, f"A {state.type} cannot be voted on.")
-    await _load_votes(batch, item_id, sub.actor)
+    _load_votes(batch, item_id, sub.actor)
     mine = batch.votes[(item_id, sub.actor)]
     if delta > 0 and batch.person_votes[sub.actor] >= batch.board.vote_budget:
         raise Rejected(p.ErrorCode.VOTE_BUDGET, f"You have used all your {batch.board.vote_budget} votes.")
@@ -628,7 +642,7 @@ async def _vote(
     return "vote.changed", item_id, data, inverse
 
 
-async def _react(
+def _react(
     batch: _Batch, sub: Submission, item_id: str, emoji: str, on: bool
 ) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
     batch.item(item_id)
@@ -636,7 +650,7 @@ async def _react(
     if key not in batch.reactions:
         rows = (
             (
-                await batch.conn.execute(
+                batch.conn.execute(
                     select(Reaction.emoji).where(Reaction.item_id == item_id, Reaction.person_id == sub.actor)
                 )
             )
@@ -663,8 +677,8 @@ async def _react(
     return "reaction.changed", item_id, data, {"kind": "react", "id": item_id, "emoji": emoji, "on": not on}
 
 
-async def _vote_totals(batch: _Batch) -> dict[str, int]:
-    rows = await batch.conn.execute(
+def _vote_totals(batch: _Batch) -> dict[str, int]:
+    rows = batch.conn.execute(
         select(Vote.item_id, func.sum(Vote.count)).where(Vote.board_id == batch.board_id).group_by(Vote.item_id)
     )
     totals = {item_id: int(total or 0) for item_id, total in rows}
@@ -677,7 +691,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds").replace("+00:00", "Z") if value else None
 
 
-async def _board_set(batch: _Batch, changes: dict[str, Any]) -> tuple[str, str | None, dict[str, Any], dict[str, Any]]:
+def _board_set(batch: _Batch, changes: dict[str, Any]) -> tuple[str, str | None, dict[str, Any], dict[str, Any]]:
     """Apply board settings; ``changes`` holds title, locked, votes_revealed and timer_ends_at."""
     if not changes:
         raise Rejected(p.ErrorCode.BAD_MESSAGE, "Nothing to change on the board.")
@@ -697,7 +711,7 @@ async def _board_set(batch: _Batch, changes: dict[str, Any]) -> tuple[str, str |
     batch.settings_dirty = True
     data: dict[str, Any] = {k: (_iso(v) if k == "timer_ends_at" else v) for k, v in changes.items()}
     if changes.get("votes_revealed"):
-        data["totals"] = await _vote_totals(batch)
+        data["totals"] = _vote_totals(batch)
     return "board.changed", None, data, inverse
 
 
@@ -714,11 +728,11 @@ def _board_changes(cmd: p.BoardSet, now: datetime) -> dict[str, Any]:
     return changes
 
 
-async def _load_operation(batch: _Batch, seq: int) -> dict[str, Any] | None:
+def _load_operation(batch: _Batch, seq: int) -> dict[str, Any] | None:
     if seq in batch.operation_index:
         return batch.operation_index[seq]
     row = (
-        await batch.conn.execute(
+        batch.conn.execute(
             select(Operation.seq, Operation.actor_id, Operation.type, Operation.data, Operation.inverse).where(
                 Operation.board_id == batch.board_id, Operation.seq == seq
             )
@@ -727,11 +741,11 @@ async def _load_operation(batch: _Batch, seq: int) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
-async def _revert(
+def _revert(
     batch: _Batch, sub: Submission, seq: int, *, redo: bool, replaced: list[p.Replaced]
 ) -> tuple[str, str | None, dict[str, Any], dict[str, Any]]:
     """Undo applies the stored inverse of one's own operation; redo undoes one's own undo."""
-    target = await _load_operation(batch, seq)
+    target = _load_operation(batch, seq)
     if target is None:
         raise Rejected(p.ErrorCode.NOT_FOUND, "There is no such operation to undo.")
     if target["actor_id"] != sub.actor:
@@ -744,10 +758,10 @@ async def _revert(
         raise Rejected(p.ErrorCode.CANNOT_UNDO, "That change cannot be undone.")
     kind = inverse["kind"]
     if kind == "board":
-        event_type, item_id, data, new_inverse = await _board_set(batch, dict(inverse["settings"]))
+        event_type, item_id, data, new_inverse = _board_set(batch, dict(inverse["settings"]))
         data = {**data, "undo_of": seq, **({"redo": True} if redo else {})}
         return event_type, item_id, data, new_inverse
-    await batch.load_items({inverse["id"]})
+    batch.load_items({inverse["id"]})
     if kind == "delete":
         result = _delete(batch, inverse["id"])
     elif kind == "restore":
@@ -758,9 +772,9 @@ async def _revert(
         state = batch.item(inverse["id"])
         result = _set_position(batch, state, inverse["stage"], inverse["lane"], inverse["order"])
     elif kind == "vote":
-        result = await _vote(batch, sub, inverse["id"], inverse["delta"])
+        result = _vote(batch, sub, inverse["id"], inverse["delta"])
     elif kind == "react":
-        result = await _react(batch, sub, inverse["id"], inverse["emoji"], inverse["on"])
+        result = _react(batch, sub, inverse["id"], inverse["emoji"], inverse["on"])
     else:  # pragma: no cover - every stored inverse kind is listed above
         raise Rejected(p.ErrorCode.CANNOT_UNDO, "That change cannot be undone.")
     event_type, item_id, data, new_inverse = result
@@ -770,33 +784,33 @@ async def _revert(
     return event_type, item_id, data, new_inverse
 
 
-async def _apply(
+def _apply(
     batch: _Batch, sub: Submission, cmd: p.AnyCommand, replaced: list[p.Replaced]
 ) -> tuple[str, str | None, dict[str, Any], dict[str, Any] | None]:
     if isinstance(cmd, p.ItemCreate):
-        return await _create(batch, sub, cmd)
+        return _create(batch, sub, cmd)
     if isinstance(cmd, p.ItemUpdate):
         return _update(batch, sub, cmd.id, cmd.fields, cmd.base, replaced)
     if isinstance(cmd, p.ItemMove):
-        return await _move(batch, sub, cmd)
+        return _move(batch, sub, cmd)
     if isinstance(cmd, p.ItemDelete):
         return _delete(batch, cmd.id)
     if isinstance(cmd, p.ItemRestore):
         return _restore(batch, cmd.id)
     if isinstance(cmd, p.VoteAdd):
-        return await _vote(batch, sub, cmd.id, +1)
+        return _vote(batch, sub, cmd.id, +1)
     if isinstance(cmd, p.VoteRemove):
-        return await _vote(batch, sub, cmd.id, -1)
+        return _vote(batch, sub, cmd.id, -1)
     if isinstance(cmd, p.ReactionAdd):
-        return await _react(batch, sub, cmd.id, cmd.emoji, True)
+        return _react(batch, sub, cmd.id, cmd.emoji, True)
     if isinstance(cmd, p.ReactionRemove):
-        return await _react(batch, sub, cmd.id, cmd.emoji, False)
+        return _react(batch, sub, cmd.id, cmd.emoji, False)
     if isinstance(cmd, p.Undo):
-        return await _revert(batch, sub, cmd.seq, redo=False, replaced=replaced)
+        return _revert(batch, sub, cmd.seq, redo=False, replaced=replaced)
     if isinstance(cmd, p.Redo):
-        return await _revert(batch, sub, cmd.seq, redo=True, replaced=replaced)
+        return _revert(batch, sub, cmd.seq, redo=True, replaced=replaced)
     if isinstance(cmd, p.BoardSet):
-        return await _board_set(batch, _board_changes(cmd, batch.now))
+        return _board_set(batch, _board_changes(cmd, batch.now))
     raise Rejected(p.ErrorCode.UNKNOWN_TYPE, "Unknown operation.")  # pragma: no cover
 
 
@@ -849,32 +863,48 @@ _BOARD_LOCK_COLUMNS = (
 )
 
 
+# Updating the board row first takes its write lock at once (SQLite: the database's;
+# PostgreSQL: the row's), so writers of one board queue here, not later.
+_LOCK_BOARD = (
+    update(_BOARD_TABLE)
+    .where(_BOARD_TABLE.c.id == bindparam("board_id"))
+    .values(seq=_BOARD_TABLE.c.seq)
+    .returning(*(_BOARD_TABLE.c[column.key] for column in _BOARD_LOCK_COLUMNS))
+)
+_PREVIOUS_SEQS = select(Operation.actor_id, Operation.op_id, Operation.seq).where(
+    Operation.board_id == bindparam("board_id"), Operation.op_id.in_(bindparam("op_ids", expanding=True))
+)
+
+
 async def apply_batch(
     conn: AsyncConnection, board_id: str, submissions: Sequence[Submission], limits: Limits
 ) -> list[Outcome]:
+    """:func:`apply_batch_sync` on an async connection, inside the caller's transaction."""
+    return await conn.run_sync(apply_batch_sync, board_id, submissions, limits)
+
+
+def apply_batch_sync(
+    conn: Connection, board_id: str, submissions: Sequence[Submission], limits: Limits
+) -> list[Outcome]:
     """Apply submissions in order inside the caller's transaction; the caller commits."""
     now = utcnow()
-    board = (
-        await conn.execute(
-            update(Board).where(Board.id == board_id).values(seq=Board.seq).returning(*_BOARD_LOCK_COLUMNS)
-        )
-    ).first()
+    board = conn.execute(_LOCK_BOARD, {"board_id": board_id}).first()
     if board is None:
         return [
             Outcome(s.op_id, error=p.Error(p.ErrorCode.NOT_FOUND, "The board does not exist.", s.op_id))
             for s in submissions
         ]
-    access = await board_access(
+    access = board_access_sync(
         conn,
         BoardOwner(board.team_id, board.round_id, board.peer_room_id, board.visibility),
         {s.actor for s in submissions},
     )
-    seen = await _previous_seqs(conn, board_id, submissions)
+    seen = _previous_seqs(conn, board_id, submissions)
     batch = _Batch(conn, board, limits, now)
     ids: set[str] = set()
     for sub in submissions:
         ids |= _referenced_ids(sub.command)
-    await batch.load_items(ids)
+    batch.load_items(ids)
 
     outcomes: list[Outcome] = []
     in_batch: dict[tuple[str, str], int] = {}
@@ -893,7 +923,7 @@ async def apply_batch(
             unlocking = isinstance(sub.command, p.BoardSet) and who.facilitate
             if board.archived_at is not None or (batch.settings["locked"] and not unlocking):
                 raise Rejected(p.ErrorCode.LOCKED, "The board is locked. Wait until the facilitator opens it.")
-            event_type, item_id, data, inverse = await _apply(batch, sub, sub.command, replaced)
+            event_type, item_id, data, inverse = _apply(batch, sub, sub.command, replaced)
         except Rejected as exc:
             _restore_state(batch, saved)
             outcomes.append(Outcome(sub.op_id, error=p.Error(exc.code, exc.message, sub.op_id)))
@@ -901,19 +931,13 @@ async def apply_batch(
         event = batch.record(sub, batch.seq, event_type, item_id, data, inverse)
         in_batch[(sub.actor, sub.op_id)] = batch.seq
         outcomes.append(Outcome(sub.op_id, seq=batch.seq, replaced=replaced, event=event))
-    await batch.flush()
+    batch.flush()
     return outcomes
 
 
-async def _previous_seqs(
-    conn: AsyncConnection, board_id: str, submissions: Sequence[Submission]
-) -> dict[tuple[str, str], int]:
+def _previous_seqs(conn: Connection, board_id: str, submissions: Sequence[Submission]) -> dict[tuple[str, str], int]:
     op_ids = {s.op_id for s in submissions}
-    rows = await conn.execute(
-        select(Operation.actor_id, Operation.op_id, Operation.seq).where(
-            Operation.board_id == board_id, Operation.op_id.in_(op_ids)
-        )
-    )
+    rows = conn.execute(_PREVIOUS_SEQS, {"board_id": board_id, "op_ids": list(op_ids)})
     return {(actor, op_id): seq for actor, op_id, seq in rows if actor is not None}
 
 

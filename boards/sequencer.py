@@ -13,10 +13,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from boards import protocol as p
-from boards.engine import Limits, Outcome, Submission, apply_batch
+from boards.engine import Limits, Outcome, Submission, apply_batch_sync
+from server.db import TransactionRunner
 
 log = logging.getLogger("kumppani.sequencer")
 
@@ -34,8 +33,8 @@ class _Pending:
 
 
 class Sequencer:
-    def __init__(self, engine: AsyncEngine, publish: Publisher, limits: Limits) -> None:
-        self._engine = engine
+    def __init__(self, runner: TransactionRunner, publish: Publisher, limits: Limits) -> None:
+        self._runner = runner
         self._publish = publish
         self._limits = limits
         self._queues: dict[str, deque[_Pending]] = {}
@@ -121,5 +120,4 @@ class Sequencer:
                 pending.future.set_result(outcome)
 
     async def _transaction(self, board_id: str, submissions: list[Submission]) -> list[Outcome]:
-        async with self._engine.begin() as conn:
-            return await apply_batch(conn, board_id, submissions, self._limits)
+        return await self._runner.run(apply_batch_sync, board_id, submissions, self._limits)

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from boards.engine import Limits
 from boards.sequencer import Sequencer
 from server.broadcast import backend_for
-from server.db import create_engine
+from server.db import TransactionRunner, create_engine
 from server.logs import request_id
 from server.ratelimit import BucketMap
 from server.settings import Settings
@@ -84,7 +84,8 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
         engine = create_engine(settings.database_url)
         hub = Hub(backend_for(settings.redis_url), engine)
         limits = Limits(max_items=settings.max_items_per_board, max_text=settings.max_text_chars)
-        sequencer = Sequencer(engine, hub.publish_ops, limits)
+        writer = TransactionRunner(engine)
+        sequencer = Sequencer(writer, hub.publish_ops, limits)
         state = AppState(
             settings=settings,
             engine=engine,
@@ -99,6 +100,7 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
             yield
         finally:
             await sequencer.close()
+            await writer.close()
             await hub.stop()
             await engine.dispose()
 
