@@ -18,6 +18,10 @@ The flow, in three steps the web layer strings together:
 Providers live in the ``identity_provider`` table; several can be enabled at
 once. Authlib's OAuth 2.0/OIDC primitives build the requests and check the ID
 token claims, joserfc verifies the signature, httpx does the talking.
+
+The provider registry is :mod:`auth.oidc_providers` (re-exported here): it needs
+none of those libraries, so a server loads this module, and them, only when a
+sign-in actually goes to a provider (see ``server/oidc_routes.py``).
 """
 
 from __future__ import annotations
@@ -46,7 +50,16 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth import audit
-from auth.models import ExternalIdentity, IdentityProvider, Organisation, Person
+from auth.models import ExternalIdentity, Person
+from auth.oidc_providers import LOOPBACK_HOSTS as LOOPBACK_HOSTS
+from auth.oidc_providers import OidcError as OidcError
+from auth.oidc_providers import Provider as Provider
+from auth.oidc_providers import ProviderChoice as ProviderChoice
+from auth.oidc_providers import add_provider as add_provider
+from auth.oidc_providers import check_issuer as check_issuer
+from auth.oidc_providers import enabled_providers as enabled_providers
+from auth.oidc_providers import get_provider as get_provider
+from auth.oidc_providers import list_providers as list_providers
 from auth.tokens import TokenError, check_timed, make_timed
 from server.db import new_id
 
@@ -61,40 +74,9 @@ MAX_ID_TOKEN_AGE = 600
 ALLOWED_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _MAX_SEALED = 2000
 _MAX_ID_TOKEN = 16_000
 _MAX_RETURN_PATH = 200
-
-
-class OidcError(Exception):
-    """A sign-in that must not go through. ``reason`` is for the log, never for the page."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderChoice:
-    """What the sign-in page shows: a button per enabled provider."""
-
-    id: str
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Provider:
-    id: str
-    name: str
-    issuer: str
-    client_id: str
-    client_secret: str
-    organisation_id: str | None
-    enabled: bool = True
-
-    def __repr__(self) -> str:  # keep the secret out of logs and tracebacks
-        return f"Provider(id={self.id!r}, name={self.name!r}, issuer={self.issuer!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,98 +106,6 @@ class VerifiedIdentity:
     subject: str
     display_name: str | None
     email: str | None
-
-
-# ------------------------------------------------------------------ provider registry
-
-
-def check_issuer(issuer: str) -> str:
-    """The issuer if usable: https (plain http only on this machine), no query or fragment."""
-    if not issuer or len(issuer) > 500 or issuer != issuer.strip():
-        raise OidcError("issuer_malformed")
-    parts = urlsplit(issuer)
-    if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
-        raise OidcError("issuer_malformed")
-    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-        raise OidcError("issuer_not_https")
-    return issuer
-
-
-def _provider(row: Any) -> Provider:
-    return Provider(
-        id=row.id,
-        name=row.name,
-        issuer=row.issuer,
-        client_id=row.client_id,
-        client_secret=row.client_secret,
-        organisation_id=row.organisation_id,
-        enabled=bool(row.enabled),
-    )
-
-
-async def enabled_providers(conn: AsyncConnection) -> list[ProviderChoice]:
-    rows = await conn.execute(
-        select(IdentityProvider.id, IdentityProvider.name)
-        .where(IdentityProvider.enabled.is_(True))
-        .order_by(IdentityProvider.name, IdentityProvider.id)
-    )
-    return [ProviderChoice(row.id, row.name) for row in rows]
-
-
-async def get_provider(conn: AsyncConnection, provider_id: str) -> Provider | None:
-    """An enabled provider by id, or None."""
-    if not provider_id or len(provider_id) > 32:
-        return None
-    row = (
-        await conn.execute(
-            select(IdentityProvider).where(IdentityProvider.id == provider_id, IdentityProvider.enabled.is_(True))
-        )
-    ).first()
-    return _provider(row) if row is not None else None
-
-
-async def list_providers(conn: AsyncConnection) -> list[Provider]:
-    rows = await conn.execute(select(IdentityProvider).order_by(IdentityProvider.name))
-    return [_provider(row) for row in rows]
-
-
-async def add_provider(
-    conn: AsyncConnection,
-    *,
-    name: str,
-    issuer: str,
-    client_id: str,
-    client_secret: str,
-    organisation_id: str | None = None,
-    enabled: bool = True,
-) -> str:
-    """Register a provider; the issuer is unique (raise OidcError("issuer_taken") otherwise)."""
-    name = " ".join(name.split())
-    if not name or len(name) > 200:
-        raise OidcError("name_malformed")
-    check_issuer(issuer)
-    if not client_id or len(client_id) > 200 or not client_secret or len(client_secret) > 500:
-        raise OidcError("client_malformed")
-    taken = (await conn.execute(select(IdentityProvider.id).where(IdentityProvider.issuer == issuer))).first()
-    if taken is not None:
-        raise OidcError("issuer_taken")
-    if organisation_id is not None:
-        known = (await conn.execute(select(Organisation.id).where(Organisation.id == organisation_id))).first()
-        if known is None:
-            raise OidcError("organisation_unknown")
-    pid = new_id()
-    await conn.execute(
-        insert(IdentityProvider).values(
-            id=pid,
-            name=name,
-            issuer=issuer,
-            client_id=client_id,
-            client_secret=client_secret,
-            organisation_id=organisation_id,
-            enabled=enabled,
-        )
-    )
-    return pid
 
 
 # ------------------------------------------------------------------ talking to the provider

@@ -15,10 +15,11 @@ from auth import audit
 from auth.models import Person
 from auth.permissions import BoardAccess, BoardOwner, board_access
 from auth.sessions import SessionInfo
-from boards import board_export, catalogue
+from boards import catalogue
 from boards import protocol as p
 from boards.models import Board, Operation
 from server.i18n import locale_of
+from server.lazy_import import import_off_loop
 from server.pages import app_state as _state
 from server.pages import current_session, error_page, render
 from server.security import csrf_form
@@ -146,6 +147,10 @@ async def export(request: Request) -> Response:
     kind = request.path_params["kind"]
     if kind not in EXPORT_TYPES:
         return error_page(request, 404, session=session)
+    # boards.board_export pulls in fpdf2 (Pillow, fontTools): loaded for the first export, not at start-up.
+    await import_off_loop("boards.board_export")
+    from boards import board_export
+
     state = _state(request)
     locale = locale_of(request)
     async with state.engine.begin() as conn:
@@ -229,6 +234,9 @@ async def settings_page(request: Request) -> Response:
 
 async def shared_view(request: Request) -> Response:
     """The read-only share link: the board as a printable page, no sign-in, no websocket."""
+    await import_off_loop("boards.board_export")
+    from boards import board_export
+
     state = _state(request)
     async with state.engine.connect() as conn:
         board_id = await catalogue.board_for_share(conn, state.settings.secret_keys, request.path_params["token"])

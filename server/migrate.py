@@ -1,8 +1,11 @@
-"""Run Alembic from code, so `kumppani migrate` needs no alembic.ini on the path."""
+"""Run Alembic from code, so `kumppani migrate` needs no alembic.ini on the path.
+
+`kumppani serve` checks the revision with :mod:`server.schema_revision` instead,
+so that the serving process never imports Alembic.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -51,7 +54,3 @@ async def current_revision(database_url: str) -> str | None:
             return await connection.run_sync(_read)
     finally:
         await engine.dispose()
-
-
-def current_revision_sync(database_url: str) -> str | None:
-    return asyncio.run(current_revision(database_url))

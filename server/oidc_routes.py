@@ -4,31 +4,42 @@ The started sign-in (state, nonce, PKCE verifier, provider, where to go next) is
 kept in one short-lived signed HttpOnly cookie. Starting again replaces it, so
 abandoned attempts never make the Cookie header grow. The callback always
 clears it; only a fully verified answer makes a session.
+
+The protocol (:mod:`auth.oidc`, with authlib, joserfc, cryptography and httpx)
+is imported only when a sign-in starts at an enabled provider or a callback
+brings a pending sign-in cookie: a server whose people sign in with passwords
+does not keep it resident.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-import httpx
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from auth import oidc
+from auth.oidc_providers import OidcError, Provider, get_provider
 from auth.sessions import create_session, end_session
+from server.lazy_import import import_off_loop
 from server.pages import app_state as _state
 from server.pages import error_page, set_session_cookie
 from server.ratelimit import BucketMap
 from server.security import client_address
 from server.state import AppState
 
+if TYPE_CHECKING:
+    import httpx
+
+    from auth.oidc import VerifiedIdentity
+
 log = logging.getLogger("kumppani.oidc")
 
 CALLBACK_PATH = "/signin/oidc/callback"
-HTTP_TIMEOUT = httpx.Timeout(10.0)
+HTTP_TIMEOUT_SECONDS = 10.0
 
 
 def pending_cookie_name(state: AppState) -> str:
@@ -40,7 +51,11 @@ def redirect_uri(state: AppState) -> str:
 
 
 def _http() -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False, headers={"User-Agent": "Kumppani"})
+    import httpx
+
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(HTTP_TIMEOUT_SECONDS), follow_redirects=False, headers={"User-Agent": "Kumppani"}
+    )
 
 
 def _start_buckets(request: Request) -> BucketMap:
@@ -76,9 +91,12 @@ async def oidc_start(request: Request) -> Response:
     if not bucket.take():
         return error_page(request, 429, "error.429", headers={"Retry-After": str(int(bucket.retry_after()) + 1)})
     async with state.engine.connect() as conn:
-        provider = await oidc.get_provider(conn, request.path_params["provider_id"])
+        provider = await get_provider(conn, request.path_params["provider_id"])
     if provider is None:
         return error_page(request, 404)
+    await import_off_loop("auth.oidc")
+    from auth import oidc
+
     try:
         async with _http() as http:
             url, sealed = await oidc.start_login(
@@ -88,7 +106,7 @@ async def oidc_start(request: Request) -> Response:
                 secret_keys=state.settings.secret_keys,
                 return_to=request.query_params.get("next"),
             )
-    except oidc.OidcError as exc:
+    except OidcError as exc:
         return _failure(request, exc.reason)
     response = RedirectResponse(url, status_code=303)
     # One cookie, always the same name: a new attempt overwrites the previous one.
@@ -109,18 +127,21 @@ async def oidc_callback(request: Request) -> Response:
     sealed = request.cookies.get(pending_cookie_name(state))
     if not sealed:
         return _failure(request, "no_pending_login", "error.oidc_expired")
+    await import_off_loop("auth.oidc")
+    from auth import oidc
+
     try:
         pending = oidc.open_pending(state.settings.secret_keys, sealed)
         async with state.engine.connect() as conn:
-            provider = await oidc.get_provider(conn, pending.provider_id)
+            provider = await get_provider(conn, pending.provider_id)
         if provider is None:
-            raise oidc.OidcError("provider_gone")
+            raise OidcError("provider_gone")
         async with _http() as http:
             identity = await oidc.finish_login(
                 http, provider, pending, dict(request.query_params), redirect_uri=redirect_uri(state)
             )
         token = await _sign_in(request, state, provider, identity)
-    except oidc.OidcError as exc:
+    except OidcError as exc:
         return _failure(request, exc.reason)
     response = RedirectResponse(pending.return_to, status_code=303)
     set_session_cookie(response, state, token)
@@ -128,8 +149,10 @@ async def oidc_callback(request: Request) -> Response:
     return _no_store(response)
 
 
-async def _sign_in(request: Request, state: AppState, provider: oidc.Provider, identity: oidc.VerifiedIdentity) -> str:
+async def _sign_in(request: Request, state: AppState, provider: Provider, identity: VerifiedIdentity) -> str:
     """A new session for the person behind the identity; an earlier session in this browser ends."""
+    from auth import oidc  # loaded already: the identity comes from it
+
     for attempt in (1, 2):
         try:
             async with state.engine.begin() as conn:

@@ -22,7 +22,7 @@ from starlette.templating import Jinja2Templates
 
 from auth import consent, invites
 from auth.models import LocalAccount, Membership, Notification, Person, Team
-from auth.oidc import enabled_providers
+from auth.oidc_providers import enabled_providers
 from auth.passwords import verify_password
 from auth.permissions import BoardOwner, board_access
 from auth.sessions import SessionInfo, create_session, end_session, resolve_session

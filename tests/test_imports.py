@@ -1,9 +1,18 @@
-"""Imports go one way: server -> boards -> auth -> leaves. Domain code never imports the app."""
+"""Imports go one way: server -> boards -> auth -> leaves. Domain code never imports the app.
+
+And the serving process imports nothing it does not need to serve: see the end of this file.
+"""
 
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
+import threading
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LEAVES = {
@@ -65,3 +74,86 @@ def test_leaves_import_nothing_of_ours() -> None:
             if name.split(".")[0] in OURS and not name.startswith("server.broadcast"):
                 bad.append(f"{leaf} imports {name}")
     assert bad == []
+
+
+# ------------------------------------------------------------------ what the serving process keeps resident
+
+#: Never needed to serve boards, pages or password sign-in: each is megabytes kept
+#: resident for a process's whole life (see docs/performance.md, "Memory").
+NOT_AT_START = ("alembic", "mako", "authlib", "joserfc", "cryptography", "httpx", "fpdf", "PIL", "fontTools")
+
+_SERVE_LIKE = """
+import asyncio, json, sys
+from server.cli import build_parser
+from server.schema_revision import database_revision_sync, head_revision
+from server.settings import load_settings
+from server.app import create_app
+
+url, data_dir = sys.argv[1], sys.argv[2]
+# What cmd_serve does before uvicorn starts, then the app with its lifespan and a few pages.
+build_parser()
+assert database_revision_sync(url) == head_revision()
+settings = load_settings({
+    "KUMPPANI_DATABASE_URL": url,
+    "KUMPPANI_DATA_DIR": data_dir,
+    "KUMPPANI_SECRET_KEY": "test-secret-key-" + "x" * 32,
+})
+app = create_app(settings)
+
+async def get(path):
+    sent = []
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+    async def send(message):
+        sent.append(message)
+    host = settings.base_url.split("://", 1)[1].encode()
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "headers": [(b"host", host)], "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+    }
+    await app(scope, receive, send)
+    return sent[0]["status"]
+
+async def main():
+    async with app.router.lifespan_context(app):
+        # The sign-in page lists providers; an unknown provider is a 404 without the protocol.
+        return {p: await get(p) for p in ("/healthz", "/signin", "/signin/oidc/nosuchprovider")}
+
+statuses = asyncio.run(main())
+print(json.dumps({"statuses": statuses, "modules": sorted({m.split(".")[0] for m in sys.modules})}))
+"""
+
+
+def test_serving_imports_no_migration_tool_oidc_stack_or_pdf_library(tmp_path: Path) -> None:
+    from server.migrate import upgrade
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'kumppani.db'}"
+    upgrade(url)
+    # A fresh interpreter: in this one other tests have imported all of these already.
+    result = subprocess.run(
+        [sys.executable, "-c", _SERVE_LIKE, url, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["statuses"] == {"/healthz": 200, "/signin": 200, "/signin/oidc/nosuchprovider": 404}
+    assert sorted(set(NOT_AT_START) & set(found["modules"])) == []
+
+
+async def test_heavy_modules_are_imported_off_the_event_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from server.lazy_import import import_off_loop
+
+    (tmp_path / "kumppani_lazy_probe.py").write_text(
+        "import threading\nTHREAD = threading.current_thread()\n", encoding="utf-8"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "kumppani_lazy_probe", raising=False)
+    await import_off_loop("kumppani_lazy_probe")
+    probe = sys.modules["kumppani_lazy_probe"]
+    assert probe.THREAD is not threading.current_thread()
+    await import_off_loop("kumppani_lazy_probe")  # loaded: nothing to do
+    assert sys.modules["kumppani_lazy_probe"] is probe
