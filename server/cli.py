@@ -22,17 +22,18 @@ def _settings() -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from server.migrate import current_revision_sync, head_revision
+    # Not server.migrate: Alembic would stay resident in the serving process for nothing.
+    from server.schema_revision import database_revision_sync, head_revision
 
     settings = _settings()
     try:
-        current = current_revision_sync(settings.database_url)
+        current = database_revision_sync(settings.database_url)
     except Exception as exc:
         print(
             f"kumppani: cannot open the database at KUMPPANI_DATABASE_URL: {exc.__class__.__name__}.", file=sys.stderr
         )
         return 2
-    if current != head_revision(settings.database_url):
+    if current != head_revision():
         print("kumppani: the database is not up to date. Run 'kumppani migrate' first.", file=sys.stderr)
         return 2
     if args.workers > 1 and settings.is_sqlite:
@@ -54,7 +55,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        ws="websockets-sansio",
+        ws="server.ws.fastproto:FramedSendProtocol",
         ws_per_message_deflate=False,
         ws_max_size=1 << 20,
         proxy_headers=True,
@@ -112,7 +113,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_provider_add(args: argparse.Namespace) -> int:
-    from auth.oidc import OidcError, add_provider
+    from auth.oidc_providers import OidcError, add_provider
     from server.db import create_engine
 
     settings = _settings()
@@ -153,7 +154,7 @@ def cmd_provider_add(args: argparse.Namespace) -> int:
 
 
 def cmd_provider_list(args: argparse.Namespace) -> int:
-    from auth.oidc import list_providers
+    from auth.oidc_providers import list_providers
     from server.db import create_engine
 
     settings = _settings()

@@ -145,7 +145,7 @@ class LiveServer:
             host="127.0.0.1",
             port=self.port,
             log_level="warning",
-            ws="websockets-sansio",
+            ws="server.ws.fastproto:FramedSendProtocol",
             lifespan="on",
             ws_max_size=1 << 20,
         )

@@ -5,6 +5,9 @@ connection is idle it hands the frame to the server at once (uvicorn's send
 completes without suspending while the transport is writable); otherwise the
 frame is queued and a writer task drains the queue. A connection whose queue is
 full is told to resync instead of growing memory without bound.
+
+Frames travel as :class:`Outgoing`: the encoded JSON once, and its websocket
+framing made at most once, however many connections send it.
 """
 
 from __future__ import annotations
@@ -16,10 +19,35 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from boards import protocol as p
+from server.ws.fastproto import SendFramed, frame_text
 
 log = logging.getLogger("kumppani.ws")
 
 ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class Outgoing:
+    """One server frame for any number of recipients."""
+
+    __slots__ = ("_wire", "payload")
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+        self._wire: bytes | None = None
+
+    @classmethod
+    def of(cls, message: p.ServerMessage) -> Outgoing:
+        return cls(p.encode(message))
+
+    @property
+    def wire(self) -> bytes:
+        if self._wire is None:
+            self._wire = frame_text(self.payload)
+        return self._wire
+
+    @property
+    def text(self) -> str:
+        return self.payload.decode()
 
 
 class Connection:
@@ -31,6 +59,7 @@ class Connection:
         "_paused",
         "_queue",
         "_send",
+        "_send_framed",
         "_writer",
         "board_id",
         "closed",
@@ -56,15 +85,17 @@ class Connection:
         queue_limit: int,
         session_id: str = "",
         close: Callable[[int, str], Awaitable[None]] | None = None,
+        send_framed: SendFramed | None = None,
     ) -> None:
         self._send = send
+        self._send_framed = send_framed
         self.board_id = board_id
         self.person_id = person_id
         self.name = name
         self.role = role
         self.conn_id = conn_id
         self.seq = 0
-        self._queue: deque[tuple[int, str]] = deque()
+        self._queue: deque[tuple[int, Outgoing]] = deque()
         self._limit = queue_limit
         self._writer: asyncio.Task[None] | None = None
         self._paused = True  # until the snapshot or catch-up has been sent
@@ -77,7 +108,7 @@ class Connection:
 
     # ------------------------------------------------------------ fan-out side
 
-    def deliver(self, last_seq: int, frame: str) -> None:
+    def deliver(self, last_seq: int, frame: Outgoing) -> None:
         """Queue or send an ``ops`` frame whose last event is ``last_seq``. Never blocks."""
         if self.closed or self.lagging:
             return
@@ -93,7 +124,7 @@ class Connection:
         self.seq = last_seq
         self._send_now(frame)
 
-    def send_control(self, frame: str) -> None:
+    def send_control(self, frame: Outgoing) -> None:
         """A frame outside the ops stream (presence, resync); dropped if the queue is full."""
         if self.closed:
             return
@@ -104,8 +135,10 @@ class Connection:
             return
         self._send_now(frame)
 
-    def _send_now(self, frame: str) -> None:
-        coro = self._send({"type": "websocket.send", "text": frame})
+    def _send_now(self, frame: Outgoing) -> None:
+        if self._send_framed is not None and self._send_framed(frame.wire):
+            return
+        coro = self._send({"type": "websocket.send", "text": frame.text})
         # If the send has to wait (a full socket buffer), it finishes in a task that then
         # drains the queue, and later frames queue behind it so the order holds.
         self._writer = _drive(coro, self._failed, self._drain)
@@ -121,7 +154,7 @@ class Connection:
         self._queue.clear()
         self._queue.extend(kept)
         self.lagging = True
-        self._queue.append((-1, p.encode(p.Resync(seq=self.seq)).decode()))
+        self._queue.append((-1, Outgoing.of(p.Resync(seq=self.seq))))
         self._ensure_writer()
         log.info("connection fell behind; asked to resync", extra={"board": self.board_id})
 
@@ -137,7 +170,9 @@ class Connection:
                     if last_seq <= self.seq:
                         continue
                     self.seq = last_seq
-                await self._send({"type": "websocket.send", "text": frame})
+                if self._send_framed is not None and self._send_framed(frame.wire):
+                    continue
+                await self._send({"type": "websocket.send", "text": frame.text})
         except Exception as exc:  # the socket is gone
             self._failed(exc)
         finally:
@@ -147,14 +182,16 @@ class Connection:
 
     async def send_direct(self, message: p.ServerMessage) -> None:
         """Send in order with whatever is queued (used by the endpoint's own replies)."""
-        frame = p.encode(message).decode()
+        frame = Outgoing.of(message)
         if self._writer is not None or self._queue:
             self._queue.append((-1, frame))
             self._ensure_writer()
             return
-        await self._send({"type": "websocket.send", "text": frame})
+        if self._send_framed is not None and self._send_framed(frame.wire):
+            return
+        await self._send({"type": "websocket.send", "text": frame.text})
 
-    def resume(self, seq: int, catch_up: Sequence[str] = ()) -> None:
+    def resume(self, seq: int, catch_up: Sequence[Outgoing] = ()) -> None:
         """Send ``catch_up`` (a snapshot or missed operations, then ``synced``) and let queued frames flow.
 
         Frames published while the catch-up was read wait in the queue; the catch-up goes ahead

@@ -20,13 +20,14 @@ from urllib.parse import urlsplit
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from auth.permissions import BoardAccess, BoardOwner, board_access
-from auth.sessions import resolve_session
+from auth.sessions import SessionInfo, resolve_session
 from boards import protocol as p
 from boards.engine import Outcome, Submission
 from boards.queries import board_row, events_since, snapshot
 from server.ratelimit import BucketMap, TokenBucket
 from server.state import AppState
-from server.ws.connection import Connection
+from server.ws.connection import Connection, Outgoing
+from server.ws.fastproto import EXTENSION as SEND_FRAMED
 
 log = logging.getLogger("kumppani.ws")
 
@@ -69,22 +70,13 @@ async def board_socket(websocket: WebSocket) -> None:
         await websocket.close(code=p.CloseCode.FORBIDDEN)
         return
     board_id = websocket.path_params["board_id"]
-    token = websocket.cookies.get(state.cookie_name)
-    async with state.engine.begin() as db:
-        info = await resolve_session(db, token, idle=timedelta(minutes=state.settings.session_idle_minutes))
-        if info is None:
-            await websocket.accept()
-            await websocket.close(code=p.CloseCode.UNAUTHENTICATED, reason="sign in first")
-            return
-        board = await board_row(db, board_id) if len(board_id) <= 32 else None
-        access = None
-        if board is not None:
-            owner = BoardOwner(board.team_id, board.round_id, board.peer_room_id, board.visibility)
-            access = (await board_access(db, owner, [info.person_id])).get(info.person_id)
-    if board is None or access is None:
+    admitted = await _admit(state, board_id, websocket.cookies.get(state.cookie_name))
+    if isinstance(admitted, int):
         await websocket.accept()
-        await websocket.close(code=p.CloseCode.NOT_FOUND, reason="no such board")
+        reason = "sign in first" if admitted == p.CloseCode.UNAUTHENTICATED else "no such board"
+        await websocket.close(code=admitted, reason=reason)
         return
+    info, access = admitted
     if state.connections_of(info.person_id) >= state.settings.connections_per_person:
         await websocket.accept()
         await websocket.close(code=p.CloseCode.TOO_MANY_CONNECTIONS, reason="too many connections")
@@ -108,6 +100,7 @@ async def board_socket(websocket: WebSocket) -> None:
         queue_limit=state.settings.send_queue_frames,
         session_id=info.session_id,
         close=close,
+        send_framed=websocket.scope.get("extensions", {}).get(SEND_FRAMED),
     )
     session = _Session(state, websocket, conn, access, state.op_buckets.get(info.person_id), [])
     state.track(conn)
@@ -135,6 +128,24 @@ async def board_socket(websocket: WebSocket) -> None:
         state.untrack(conn)
         await state.hub.leave(conn)
         await _depart(session)
+
+
+async def _admit(state: AppState, board_id: str, token: str | None) -> tuple[SessionInfo, BoardAccess] | int:
+    """The session and the access to the board, or the close code that refuses the socket.
+
+    A function of its own so that the rows it reads are not kept alive for the
+    whole life of the connection (they hold SQLAlchemy's result metadata).
+    """
+    async with state.engine.begin() as db:
+        info = await resolve_session(db, token, idle=timedelta(minutes=state.settings.session_idle_minutes))
+        if info is None:
+            return p.CloseCode.UNAUTHENTICATED
+        board = await board_row(db, board_id) if len(board_id) <= 32 else None
+        if board is None:
+            return p.CloseCode.NOT_FOUND
+        owner = BoardOwner(board.team_id, board.round_id, board.peer_room_id, board.visibility)
+        access = (await board_access(db, owner, [info.person_id])).get(info.person_id)
+    return p.CloseCode.NOT_FOUND if access is None else (info, access)
 
 
 def _limits(state: AppState) -> dict[str, int]:
@@ -199,7 +210,7 @@ async def _catch_up(session: _Session, since: int | None) -> None:
     """Send what the client missed (or a snapshot), then let live frames flow."""
     state, conn = session.state, session.conn
     conn.pause()
-    frames: list[str] = []
+    frames: list[Outgoing] = []
     async with state.engine.connect() as db:
         events = None
         if since:  # 0 or none: the client has nothing yet, so it gets a snapshot
@@ -208,13 +219,13 @@ async def _catch_up(session: _Session, since: int | None) -> None:
             snap = await snapshot(db, conn.board_id, conn.person_id)
             if snap is None:
                 raise WebSocketDisconnect(p.CloseCode.NOT_FOUND)
-            frames.append(p.encode(snap).decode())
+            frames.append(Outgoing.of(snap))
             head = snap.seq
         else:
             if events:
-                frames.append(p.encode(p.Ops(ops=events)).decode())
+                frames.append(Outgoing.of(p.Ops(ops=events)))
             head = events[-1].seq if events else since or 0
-    frames.append(p.encode(p.Synced(seq=head)).decode())
+    frames.append(Outgoing.of(p.Synced(seq=head)))
     # Ahead of whatever was published meanwhile: the client must see the catch-up first.
     conn.resume(head, frames)
 
@@ -281,7 +292,7 @@ def _reply(conn: Connection, future: asyncio.Future[Outcome]) -> None:
         reply: p.ServerMessage = outcome.error
     else:
         reply = p.Ack(op=outcome.op_id, seq=outcome.seq, duplicate=outcome.duplicate, replaced=outcome.replaced)
-    conn.send_control(p.encode(reply).decode())
+    conn.send_control(Outgoing.of(reply))
 
 
 async def _on_sync(session: _Session, message: Any) -> None:

@@ -26,7 +26,7 @@ from boards.models import Board
 from boards.queries import events_between
 from server.broadcast.base import BroadcastBackend, Published, Reconnected
 from server.broadcast.memory import MemoryBackend
-from server.ws.connection import Connection
+from server.ws.connection import Connection, Outgoing
 
 log = logging.getLogger("kumppani.hub")
 
@@ -40,7 +40,7 @@ class _BoardGroup:
     connections: set[Connection] = field(default_factory=set)
     delivered: int = 0
     busy: bool = False
-    pending: list[tuple[int, int, str]] = field(default_factory=list)
+    pending: list[tuple[int, int, Outgoing]] = field(default_factory=list)
 
 
 def _header(origin: str, first: int, last: int) -> bytes:
@@ -119,44 +119,43 @@ class Hub:
 
     async def publish_ops(self, board_id: str, first: int, last: int, frame: bytes) -> None:
         """After commit: deliver locally at once, and to other processes through the backend."""
-        text = frame.decode()
-        self._deliver(board_id, first, last, text)
+        self._deliver(board_id, first, last, Outgoing(frame))
         if not self._single_process:
             await self.backend.publish(self._channel(board_id), _header(self.origin, first, last) + frame)
 
     async def publish_control(self, board_id: str, message: p.ServerMessage) -> None:
         """Presence and board-level notices: not in the ops stream, no sequence numbers."""
         frame = p.encode(message)
-        self._deliver_control(board_id, frame.decode())
+        self._deliver_control(board_id, Outgoing(frame))
         if not self._single_process:
             await self.backend.publish(self._channel(board_id), _header(self.origin, 0, 0) + frame)
 
-    def _deliver_control(self, board_id: str, text: str) -> None:
+    def _deliver_control(self, board_id: str, frame: Outgoing) -> None:
         group = self._boards.get(board_id)
         if group:
             for conn in group.connections:
-                conn.send_control(text)
+                conn.send_control(frame)
 
-    def _deliver(self, board_id: str, first: int, last: int, text: str) -> None:
+    def _deliver(self, board_id: str, first: int, last: int, frame: Outgoing) -> None:
         group = self._boards.get(board_id)
         if group is None:
             return
         if group.busy:
-            group.pending.append((first, last, text))
+            group.pending.append((first, last, frame))
             return
         if last <= group.delivered:
             return
         if first > group.delivered + 1 or first <= group.delivered:
             # A gap or an overlap: read the exact range from the database instead.
             group.busy = True
-            group.pending.append((first, last, text))
+            group.pending.append((first, last, frame))
             task = asyncio.create_task(self._catch_up(board_id, group))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             return
         group.delivered = last
         for conn in group.connections:
-            conn.deliver(last, text)
+            conn.deliver(last, frame)
 
     async def _catch_up(self, board_id: str, group: _BoardGroup, head: int | None = None) -> None:
         try:
@@ -170,18 +169,18 @@ class Hub:
                     )
                 if not events:
                     break
-                text = p.encode(p.Ops(ops=events)).decode()
+                frame = Outgoing.of(p.Ops(ops=events))
                 group.delivered = events[-1].seq
                 for conn in group.connections:
-                    conn.deliver(group.delivered, text)
+                    conn.deliver(group.delivered, frame)
         except Exception:
             log.exception("catch-up from the database failed", extra={"board": board_id})
         finally:
             pending, group.pending = group.pending, []
             group.busy = False
-            for first, last, text in pending:
+            for first, last, frame in pending:
                 if last > group.delivered:
-                    self._deliver(board_id, first, last, text)
+                    self._deliver(board_id, first, last, frame)
 
     async def catch_up_all(self) -> None:
         """After a broadcast reconnect: read every local board's missed operations."""
@@ -224,9 +223,9 @@ class Hub:
             return
         board_id = event.channel.removeprefix("board:")
         if first == 0:
-            self._deliver_control(board_id, frame.decode())
+            self._deliver_control(board_id, Outgoing(frame))
         else:
-            self._deliver(board_id, first, last, frame.decode())
+            self._deliver(board_id, first, last, Outgoing(frame))
 
     # ------------------------------------------------------------ access changes
 
