@@ -74,9 +74,9 @@ def migrate(url: str) -> None:
 
 def ensure_migrated(url: str) -> None:
     """Upgrade again if a migration was added since the database was made (the tree may change under a long run)."""
-    from server.migrate import current_revision_sync, head_revision
+    from server.schema_revision import database_revision_sync, head_revision
 
-    if current_revision_sync(url) != head_revision(url):
+    if database_revision_sync(url) != head_revision():
         migrate(url)
 
 
