@@ -97,19 +97,63 @@ class ItemState:
 
 def item_to_wire(item: Any) -> dict[str, Any]:
     """The item as clients see it (the same shape in snapshots and events)."""
+    return wire_item(
+        item.id,
+        item.type,
+        item.parent_id,
+        item.stage_id,
+        item.lane_id,
+        item.order_key,
+        item.fields,
+        item.author_id,
+        item.version,
+        item.updated_seq,
+        item.deleted_seq,
+    )
+
+
+def wire_item(
+    item_id: str,
+    item_type: str,
+    parent_id: str | None,
+    stage_id: str | None,
+    lane_id: str | None,
+    order_key: str,
+    fields: dict[str, Any],
+    author_id: str | None,
+    version: int,
+    updated_seq: int,
+    deleted_seq: int | None,
+) -> dict[str, Any]:
+    """:func:`item_to_wire` from the values of :data:`WIRE_ITEM_COLUMNS`, in that order (snapshots read tuples)."""
     return {
-        "id": item.id,
-        "type": item.type,
-        "parent": item.parent_id,
-        "stage": item.stage_id,
-        "lane": item.lane_id,
-        "order": item.order_key,
-        "fields": item.fields,
-        "author": item.author_id,
-        "version": item.version,
-        "seq": item.updated_seq,
-        "deleted": item.deleted_seq is not None,
+        "id": item_id,
+        "type": item_type,
+        "parent": parent_id,
+        "stage": stage_id,
+        "lane": lane_id,
+        "order": order_key,
+        "fields": fields,
+        "author": author_id,
+        "version": version,
+        "seq": updated_seq,
+        "deleted": deleted_seq is not None,
     }
+
+
+WIRE_ITEM_COLUMNS = (
+    Item.id,
+    Item.type,
+    Item.parent_id,
+    Item.stage_id,
+    Item.lane_id,
+    Item.order_key,
+    Item.fields,
+    Item.author_id,
+    Item.version,
+    Item.updated_seq,
+    Item.deleted_seq,
+)
 
 
 _ITEM_COLUMNS = [c for c in Item.__table__.columns if c.name not in ("created_at", "updated_at")]
@@ -948,6 +992,9 @@ def _public_event(seq: int, event_type: str, actor: str | None, op_id: str, at: 
     return p.Event(seq=seq, type=event_type, actor=actor, op=op_id, at=at, data=data)
 
 
-def event_from_row(row: Any) -> p.Event:
-    at = row.created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return _public_event(row.seq, row.type, row.actor_id, row.op_id, at, row.data)
+def stored_event(
+    seq: int, event_type: str, actor: str | None, op_id: str, created_at: datetime, data: dict[str, Any]
+) -> p.Event:
+    """An event read back from the operation log, as it was sent live."""
+    at = created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _public_event(seq, event_type, actor, op_id, at, data)
