@@ -17,6 +17,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import sqlalchemy
 from sqlalchemy import DateTime, MetaData, String, TypeDecorator, event
 from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
@@ -116,16 +117,23 @@ class TransactionRunner:
     """Runs a synchronous function in one transaction: ``fn(connection, *args)``, then commit.
 
     The board engine writes every batch of operations through here. On PostgreSQL
-    the function runs on the async engine's connection (SQLAlchemy adapts each
-    statement). On a SQLite file it runs on a plain ``sqlite3`` connection on one
-    dedicated thread: aiosqlite hands every execute, fetch and close to its
-    thread and back through the event loop, about 35 hand-offs per transaction,
-    which cost more than the SQL itself. One hand-off per batch instead, and a
-    writer that waits for SQLite's lock (or for fsync) blocks only its own thread.
+    the function runs on an async connection of the runner's own small pool
+    (SQLAlchemy adapts each statement). On a SQLite file it runs on a plain
+    ``sqlite3`` connection on one dedicated thread: aiosqlite hands every execute,
+    fetch and close to its thread and back through the event loop, about 35
+    hand-offs per transaction, which cost more than the SQL itself. One hand-off
+    per batch instead, and a writer that waits for SQLite's lock (or for fsync)
+    blocks only its own thread.
+
+    ``fn`` must be safe to run again when the connection is lost under it (the
+    engine is: resent operations are recognised by their op ids): instead of
+    pinging the server before every transaction, a round trip on every batch,
+    the runner runs a transaction whose connection turned out dead once more.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._owns_engine = False
         self._sync_engine: Engine | None = None
         self._thread: _WriterThread | None = None
         url = engine.url
@@ -139,12 +147,22 @@ class TransactionRunner:
             )
             _tune_sqlite(self._sync_engine)
             self._thread = _WriterThread("kumppani-writer")
+        elif url.get_backend_name() != "sqlite":
+            self._engine = create_async_engine(url, pool_pre_ping=False, pool_size=2, max_overflow=2)
+            self._owns_engine = True
 
     async def run(self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
-        if self._thread is None:
+        if self._thread is not None:
+            return await self._thread.submit(self._in_thread, fn, args, kwargs)
+        try:
             async with self._engine.begin() as conn:
                 return await conn.run_sync(fn, *args, **kwargs)
-        return await self._thread.submit(self._in_thread, fn, args, kwargs)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        # The pooled connection was dead (a database restart): the pool has dropped it.
+        async with self._engine.begin() as conn:
+            return await conn.run_sync(fn, *args, **kwargs)
 
     def _in_thread(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
         assert self._sync_engine is not None
@@ -152,6 +170,8 @@ class TransactionRunner:
             return fn(conn, *args, **kwargs)
 
     async def close(self) -> None:
+        if self._owns_engine:
+            await self._engine.dispose()
         if self._thread is not None:
             await self._thread.submit(self._dispose)
             self._thread.stop()

@@ -64,3 +64,25 @@ def test_in_memory_sqlite_stays_on_the_async_engine() -> None:
 
     # A second engine would open a different, empty in-memory database.
     assert asyncio.run(go()) != "kumppani-writer"
+
+
+@pytest.mark.pg
+def test_a_dead_postgresql_connection_costs_a_retry_not_an_error(pg_url: str) -> None:
+    def backend_pid(conn: Connection) -> int:
+        return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+    async def go() -> tuple[int, int]:
+        engine = create_engine(pg_url)
+        runner = TransactionRunner(engine)
+        try:
+            first = await runner.run(backend_pid)
+            async with engine.begin() as conn:  # as a database restart would
+                await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+            await asyncio.sleep(0.2)
+            return first, await runner.run(backend_pid)
+        finally:
+            await runner.close()
+            await engine.dispose()
+
+    first, second = asyncio.run(go())
+    assert second != first
