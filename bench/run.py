@@ -251,7 +251,6 @@ def load_run(ctx: Context, kind: str, n: int, rate: float, *, profile_to: Path |
             if not ready.startswith("READY"):
                 raise RuntimeError(f"the load generator failed to connect its clients ({ready.strip()!r})")
             connect_s = max(connect_s, float(ready.split()[2]))
-        aux = _aux_processes(ctx, kind)
         time.sleep(0.5)
         t0 = time.monotonic_ns() + 300_000_000
         for gen, _, _ in gens:
@@ -260,6 +259,9 @@ def load_run(ctx: Context, kind: str, n: int, rate: float, *, profile_to: Path |
             gen.stdin.flush()
         w_start = t0 + int(args.warmup * 1e9)
         w_end = w_start + int(args.window * 1e9)
+        # Late in the warm-up: the servers open some database connections only when writes begin.
+        time.sleep(max(0.0, (w_start - 500_000_000 - time.monotonic_ns()) / 1e9))
+        aux = _aux_processes(ctx, kind)
         time.sleep(max(0.0, (w_start - time.monotonic_ns()) / 1e9))
         cpu0 = group.cpu_seconds()
         machine0 = _machine_busy()
