@@ -1,9 +1,10 @@
 """Where an idle connection's memory goes: Kumppani in this process under tracemalloc, idle clients in another.
 
 Run by hand: ``python -m bench.memprofile [CONNECTIONS]`` (default 300). It
-serves Kumppani with uvicorn (websockets-sansio, as ``kumppani serve`` does) in
-a thread of this process on a fresh SQLite database, opens one warm connection
-and then CONNECTIONS idle ones from a child process, and prints the Python
+serves Kumppani with uvicorn (with the websocket protocol and the malloc arena
+limit of ``kumppani serve``) in a thread of this process on a fresh SQLite
+database, opens one warm connection and then CONNECTIONS idle ones from a
+child process, and prints the Python
 allocations that grew, per connection, grouped by the line that made them.
 The RSS growth measured by ``bench.run`` is larger: it also counts the C
 allocations tracemalloc cannot see (socket buffers, OpenSSL-free transports,
@@ -55,6 +56,9 @@ asyncio.run(main())
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 300
+    from server.memory import limit_malloc_arenas
+
+    limit_malloc_arenas()
     import uvicorn
 
     from server.app import create_app
@@ -72,7 +76,7 @@ def main() -> None:
         app,
         host="127.0.0.1",
         port=port,
-        ws="websockets-sansio",
+        ws="server.ws.fastproto:FramedSendProtocol",  # as kumppani serve
         ws_per_message_deflate=False,
         ws_max_size=1 << 20,
         log_level="warning",
@@ -140,13 +144,14 @@ def main() -> None:
             else ""
         )
         print(f"  {stat.size_diff / count / 1024:7.2f} KiB  {stat.count_diff / count:6.1f} blocks  {where}{extra}")
+    # The server first: clients leaving one by one would fill the output with failed presence sends.
+    server.should_exit = True
+    thread.join(timeout=10)
     for proc in (idle, warm):
         assert proc.stdin is not None
         proc.stdin.write("\n")
         proc.stdin.flush()
         proc.wait(timeout=10)
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 if __name__ == "__main__":

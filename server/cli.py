@@ -20,6 +20,11 @@ def _settings() -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from server.memory import limit_malloc_arenas
+
+    # Before the revision check: its aiosqlite thread would leave an arena for later threads to take.
+    limit_malloc_arenas()
+
     import uvicorn
 
     # Not server.migrate: Alembic would stay resident in the serving process for nothing.
