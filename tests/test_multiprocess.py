@@ -93,13 +93,15 @@ class ServerProcess:
             "KUMPPANI_OPS_BURST": "1000",
             "KUMPPANI_LOG_LEVEL": "WARNING",
         }
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        # The server's log goes to a file: a pipe nobody reads would block it once full.
+        with open(data_dir / f"server-{self.port}.log", "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         _wait_port(self.port, timeout=30)
 
     @property

@@ -26,6 +26,7 @@ from boards.models import Board
 from boards.queries import events_between
 from server.broadcast.base import BroadcastBackend, Published, Reconnected
 from server.broadcast.memory import MemoryBackend
+from server.broadcast.outbox import Outbox
 from server.ws.connection import Connection, Outgoing
 
 log = logging.getLogger("kumppani.hub")
@@ -55,6 +56,7 @@ class Hub:
         self._boards: dict[str, _BoardGroup] = {}
         self._listener: asyncio.Task[None] | None = None
         self._single_process = isinstance(backend, MemoryBackend)
+        self.outbox = Outbox(backend)
         self._heartbeat: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -62,6 +64,8 @@ class Hub:
         await self.backend.connect()
         await self.backend.subscribe(CONTROL_CHANNEL)
         self._listener = asyncio.create_task(self._listen(), name="hub-listener")
+        if not self._single_process:
+            self.outbox.start()
         self._heartbeat = asyncio.create_task(self._refresh_presence(), name="hub-presence")
 
     async def stop(self) -> None:
@@ -76,6 +80,7 @@ class Hub:
             for conn in group.connections:
                 conn.close()
         self._boards.clear()
+        await self.outbox.close()
         await self.backend.disconnect()
 
     # ------------------------------------------------------------ membership
@@ -118,17 +123,17 @@ class Hub:
     # ------------------------------------------------------------ publishing
 
     async def publish_ops(self, board_id: str, first: int, last: int, frame: bytes) -> None:
-        """After commit: deliver locally at once, and to other processes through the backend."""
+        """After commit: deliver locally at once, and to other processes through the outbox."""
         self._deliver(board_id, first, last, Outgoing(frame))
         if not self._single_process:
-            await self.backend.publish(self._channel(board_id), _header(self.origin, first, last) + frame)
+            self.outbox.put(self._channel(board_id), _header(self.origin, first, last) + frame)
 
     async def publish_control(self, board_id: str, message: p.ServerMessage) -> None:
         """Presence and board-level notices: not in the ops stream, no sequence numbers."""
         frame = p.encode(message)
         self._deliver_control(board_id, Outgoing(frame))
         if not self._single_process:
-            await self.backend.publish(self._channel(board_id), _header(self.origin, 0, 0) + frame)
+            self.outbox.put(self._channel(board_id), _header(self.origin, 0, 0) + frame)
 
     def _deliver_control(self, board_id: str, frame: Outgoing) -> None:
         group = self._boards.get(board_id)
@@ -242,7 +247,7 @@ class Hub:
         order = {"person": person_id, "session": session_id, "boards": team_board_ids, "code": code, "reason": reason}
         self._apply_kick(order)
         if not self._single_process:
-            await self.backend.publish(CONTROL_CHANNEL, _header(self.origin, 0, 0) + msgspec.json.encode(order))
+            self.outbox.put(CONTROL_CHANNEL, _header(self.origin, 0, 0) + msgspec.json.encode(order), droppable=False)
 
     def _apply_kick(self, order: dict[str, Any]) -> None:
         boards = set(order.get("boards") or [])
