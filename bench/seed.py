@@ -61,6 +61,11 @@ def create_pg_database() -> str:
     return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
 
 
+def checkpoint_pg() -> None:
+    """Flush PostgreSQL's dirty pages now, so that no checkpoint falls inside a measured window."""
+    asyncio.run(_pg_admin("CHECKPOINT"))
+
+
 def drop_pg_database(url: str) -> None:
     name = url.rsplit("/", 1)[1]
     asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
