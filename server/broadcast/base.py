@@ -10,6 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+#: Backoff while the backend is unreachable: reconnecting, and retrying a publish.
+RETRY_SECONDS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+
+
+def retry_delay(failures: int) -> float:
+    return RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
+
 
 @dataclass(frozen=True, slots=True)
 class Published:

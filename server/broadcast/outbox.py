@@ -16,11 +16,10 @@ import asyncio
 import logging
 from collections import deque
 
-from server.broadcast.base import BroadcastBackend
+from server.broadcast.base import BroadcastBackend, retry_delay
 
 log = logging.getLogger("kumppani.broadcast")
 
-RETRY_SECONDS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
 DEFAULT_LIMIT = 10_000
 
 
@@ -93,7 +92,7 @@ class Outbox:
             except Exception as error:
                 if failures == 0:
                     log.warning("broadcast publish failed (%s); retrying until the backend is back", error)
-                delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
+                delay = retry_delay(failures)
                 failures += 1
                 await asyncio.sleep(delay)
                 continue

@@ -16,12 +16,11 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from server.broadcast.base import BackendEvent, Published, Reconnected
+from server.broadcast.base import BackendEvent, Published, Reconnected, retry_delay
 
 log = logging.getLogger("kumppani.broadcast")
 
 PREFIX = "kumppani:"
-RETRY_SECONDS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
 REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 
 
@@ -103,7 +102,7 @@ class RedisBackend:
     async def _recover(self) -> None:
         """Reconnect with backoff until every channel is subscribed again."""
         while True:
-            delay = RETRY_SECONDS[min(self._failures, len(RETRY_SECONDS) - 1)]
+            delay = retry_delay(self._failures)
             self._failures += 1
             await asyncio.sleep(delay)
             try:
