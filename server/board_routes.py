@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -177,7 +178,8 @@ async def export(request: Request) -> Response:
     elif kind == "json":
         body = board_export.to_json(data)
     else:
-        body = board_export.to_pdf(data)
+        # Laying out a large board takes a while; on a thread the event loop gets its turns meanwhile.
+        body = await asyncio.to_thread(board_export.to_pdf, data)
     media, suffix = EXPORT_TYPES[kind]
     return Response(
         body,
