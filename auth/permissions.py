@@ -7,10 +7,11 @@ that person: callers answer 404, never 403.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -61,14 +62,23 @@ async def board_access(conn: AsyncConnection, owner: BoardOwner, person_ids: Ite
     return await conn.run_sync(board_access_sync, owner, person_ids)
 
 
-def board_access_sync(conn: Connection, owner: BoardOwner, person_ids: Iterable[str]) -> dict[str, BoardAccess]:
-    """:func:`board_access` on a plain connection (the board engine runs its transactions on a worker thread)."""
+def board_access_sync(
+    conn: Connection,
+    owner: BoardOwner,
+    person_ids: Iterable[str],
+    team_members: Iterable[Sequence[Any]] | None = None,
+) -> dict[str, BoardAccess]:
+    """:func:`board_access` on a plain connection (the board engine runs its transactions on a worker thread).
+
+    ``team_members``: the rows of :func:`team_members_query` for these people, when
+    the caller has read them already.
+    """
     wanted = set(person_ids)
     if not wanted:
         return {}
     if owner.team_id is not None and owner.peer_room_id is None:
         # The common case, on every batch of operations: as few queries as possible.
-        return _team_board_access(conn, owner.team_id, wanted, owner.visibility == "round")
+        return _team_board_access(conn, owner.team_id, wanted, owner.visibility == "round", team_members)
     wanted = _active(conn, wanted)
     if not wanted:
         return {}
@@ -88,25 +98,40 @@ def _peer_room_access(conn: Connection, room_id: str, wanted: set[str]) -> dict[
     return {pid: BoardAccess("peer", comment=True, edit=True, facilitate=bool(fac)) for pid, fac in rows}
 
 
+def team_members_query(team_id: ColumnElement[Any]) -> Select[str, str, bool, bool]:
+    """Members of the team among ``people`` (an expanding parameter) who can still sign in.
+
+    Each row is (person, role, is_facilitator, facilitators_named); the team is an
+    expression, so the board engine can fold this query into its own on PostgreSQL.
+    """
+    return (
+        select(Membership.person_id, Membership.role, Membership.is_facilitator, Team.facilitators_named)
+        .join(Team, Team.id == Membership.team_id)
+        .join(Person, Person.id == Membership.person_id)
+        .where(
+            Membership.team_id == team_id,
+            Membership.person_id.in_(bindparam("people", expanding=True)),
+            Person.disabled_at.is_(None),
+            Person.erased_at.is_(None),
+        )
+    )
+
+
 # Built once: this runs on every batch of operations, and building a statement costs
 # more than running it on SQLite.
-_TEAM_MEMBERS = (
-    select(Membership.person_id, Membership.role, Membership.is_facilitator, Team.facilitators_named)
-    .join(Team, Team.id == Membership.team_id)
-    .join(Person, Person.id == Membership.person_id)
-    .where(
-        Membership.team_id == bindparam("team_id"),
-        Membership.person_id.in_(bindparam("people", expanding=True)),
-        Person.disabled_at.is_(None),
-        Person.erased_at.is_(None),
-    )
-)
+_TEAM_MEMBERS = team_members_query(bindparam("team_id"))
 
 
 def _team_board_access(
-    conn: Connection, team_id: str, wanted: set[str], round_visible: bool = False
+    conn: Connection,
+    team_id: str,
+    wanted: set[str],
+    round_visible: bool = False,
+    members: Iterable[Sequence[Any]] | None = None,
 ) -> dict[str, BoardAccess]:
-    rows = conn.execute(_TEAM_MEMBERS, {"team_id": team_id, "people": list(wanted)})
+    rows: Iterable[Sequence[Any]] = (
+        members if members is not None else conn.execute(_TEAM_MEMBERS, {"team_id": team_id, "people": list(wanted)})
+    )
     result = {pid: _team_access(role, bool(fac), bool(named)) for pid, role, fac, named in rows}
     customers = {pid for pid, access in result.items() if access.role == "customer"}
     if customers:

@@ -20,17 +20,20 @@ error and changes nothing; the others in the batch are unaffected.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, update
+import msgspec
+from sqlalchemy import JSON, Column, Table, Text, and_, bindparam, column, delete, func, insert, select, update
+from sqlalchemy import cast as cast_
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth.permissions import BoardAccess, BoardOwner, board_access_sync
 from boards import protocol as p
+from boards.board_read import BoardRead, build_statement, read_board
 from boards.hetu import contains_identity_code
 from boards.itemtypes import ITEM_TYPES, FieldError, validate_fields
 from boards.models import Board, Item, Operation, Reaction, Vote
@@ -157,6 +160,7 @@ WIRE_ITEM_COLUMNS = (
 
 
 _ITEM_COLUMNS = [c for c in Item.__table__.columns if c.name not in ("created_at", "updated_at")]
+_ITEM_COLUMN_NAMES = tuple(c.name for c in _ITEM_COLUMNS)
 
 
 class _Batch:
@@ -195,9 +199,12 @@ class _Batch:
         wanted = [i for i in ids if i not in self.items]
         if not wanted:
             return
-        rows = self.conn.execute(_LOAD_ITEMS, {"ids": wanted})
+        self.add_loaded(wanted, (row._mapping for row in self.conn.execute(_LOAD_ITEMS, {"ids": wanted})))
+
+    def add_loaded(self, wanted: Iterable[str], rows: Iterable[Mapping[Any, Any]]) -> None:
+        """Items read for ``wanted``; a wanted id without a row does not exist."""
         for row in rows:
-            self.items[row.id] = ItemState(**row._mapping)
+            self.items[row["id"]] = ItemState(**row)
         for missing in wanted:
             self.items.setdefault(missing, None)
 
@@ -331,11 +338,13 @@ class _Batch:
     def flush(self) -> None:
         new_items = [s for s in self.items.values() if s is not None and s.is_new]
         changed = [s for s in self.items.values() if s is not None and s.dirty and not s.is_new]
+        # PostgreSQL: changed items, the operation log and the board in one statement (one round trip).
+        in_one = bool(self.operations) and self.conn.dialect.name == "postgresql"
         if new_items:
             self.conn.execute(
                 insert(Item), [{**_state_row(s), "created_at": self.now, "updated_at": self.now} for s in new_items]
             )
-        if changed:
+        if changed and not in_one:
             # One statement for all changed items (executemany), not one round trip each.
             self.conn.execute(
                 _ITEM_UPDATE,
@@ -361,14 +370,21 @@ class _Batch:
                 self.conn.execute(
                     insert(Reaction).values(item_id=item_id, person_id=person, emoji=emoji, board_id=self.board_id)
                 )
-        if self.operations:
+        if not self.operations:
+            return
+        values: dict[str, Any] = {"b_id": self.board_id, "b_seq": self.seq, "b_item_count": self.item_count}
+        if self.settings_dirty:
+            values.update({f"b_{k}": v for k, v in self.settings.items()})
+        if in_one:
+            values.update(
+                w_items=_encode_json([_item_update_row(s) for s in changed]),
+                w_operations=_encode_json([_operation_row(o) for o in self.operations]),
+                w_now=self.now,
+            )
+            self.conn.execute(_WRITE_WITH_SETTINGS if self.settings_dirty else _WRITE, values)
+        else:
             self.conn.execute(_INSERT_OPERATIONS, self.operations)
-            values: dict[str, Any] = {"b_id": self.board_id, "b_seq": self.seq, "b_item_count": self.item_count}
-            if self.settings_dirty:
-                values.update({f"b_{k}": v for k, v in self.settings.items()})
-                self.conn.execute(_ADVANCE_BOARD_WITH_SETTINGS, values)
-            else:
-                self.conn.execute(_ADVANCE_BOARD, values)
+            self.conn.execute(_ADVANCE_BOARD_WITH_SETTINGS if self.settings_dirty else _ADVANCE_BOARD, values)
 
 
 _ITEM_UPDATE_COLUMNS = (
@@ -405,6 +421,68 @@ _ADVANCE_BOARD = (
 _ADVANCE_BOARD_WITH_SETTINGS = _ADVANCE_BOARD.values(
     {name: bindparam(f"b_{name}") for name in ("title", "locked", "votes_revealed", "timer_ends_at")}
 )
+
+
+def _recordset(name: str, parameter: str, columns: Sequence[Column[Any]]) -> Any:
+    """PostgreSQL's ``json_to_recordset(:parameter) AS name(column type, ...)``: rows sent as one JSON text."""
+    rows = func.json_to_recordset(cast_(bindparam(parameter, type_=Text), JSON))
+    return rows.table_valued(*(column(c.name, c.type) for c in columns)).render_derived(name=name, with_types=True)
+
+
+_OPERATION_TABLE = cast(Table, Operation.__table__)
+_WRITTEN_OPERATION_COLUMNS = tuple(c for c in _OPERATION_TABLE.columns if c.name not in ("board_id", "created_at"))
+_changed_rows = _recordset(
+    "changed", "w_items", [_ITEM_TABLE.c.id, *(_ITEM_TABLE.c[n] for n in _ITEM_UPDATE_COLUMNS if n != "updated_at")]
+)
+_new_operations = _recordset("new_operation", "w_operations", _WRITTEN_OPERATION_COLUMNS)
+_UPDATE_CHANGED_ITEMS = (
+    update(_ITEM_TABLE)
+    .where(_ITEM_TABLE.c.id == _changed_rows.c.id)
+    .values(
+        {n: _changed_rows.c[n] for n in _ITEM_UPDATE_COLUMNS if n != "updated_at"} | {"updated_at": bindparam("w_now")}
+    )
+    .cte("update_items")
+)
+_LOG_OPERATIONS = (
+    insert(_OPERATION_TABLE)
+    .from_select(
+        ["board_id", *(c.name for c in _WRITTEN_OPERATION_COLUMNS), "created_at"],
+        select(
+            bindparam("b_id", type_=_OPERATION_TABLE.c.board_id.type),
+            *(_new_operations.c[c.name] for c in _WRITTEN_OPERATION_COLUMNS),
+            bindparam("w_now", type_=_OPERATION_TABLE.c.created_at.type),
+        ),
+    )
+    .cte("log_operations")
+)
+# Data-modifying WITH parts run to completion whether or not the statement reads them.
+_WRITE = _ADVANCE_BOARD.add_cte(_UPDATE_CHANGED_ITEMS, _LOG_OPERATIONS)
+_WRITE_WITH_SETTINGS = _ADVANCE_BOARD_WITH_SETTINGS.add_cte(_UPDATE_CHANGED_ITEMS, _LOG_OPERATIONS)
+_json_encoder = msgspec.json.Encoder()
+
+
+def _encode_json(value: Any) -> str:
+    return _json_encoder.encode(value).decode()
+
+
+def _item_update_row(s: ItemState) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "parent_id": s.parent_id,
+        "stage_id": s.stage_id,
+        "lane_id": s.lane_id,
+        "order_key": s.order_key,
+        "fields": s.fields,
+        "field_meta": s.field_meta,
+        "author_id": s.author_id,
+        "version": s.version,
+        "updated_seq": s.updated_seq,
+        "deleted_seq": s.deleted_seq,
+    }
+
+
+def _operation_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {c.name: row[c.name] for c in _WRITTEN_OPERATION_COLUMNS}
 
 
 def _state_row(s: ItemState) -> dict[str, Any]:
@@ -918,6 +996,8 @@ _LOCK_BOARD = (
 _PREVIOUS_SEQS = select(Operation.actor_id, Operation.op_id, Operation.seq).where(
     Operation.board_id == bindparam("board_id"), Operation.op_id.in_(bindparam("op_ids", expanding=True))
 )
+_READ_BOARD = build_statement(_BOARD_LOCK_COLUMNS, _PREVIOUS_SEQS, _LOAD_ITEMS, lock=False)
+_LOCK_AND_READ_BOARD = build_statement(_BOARD_LOCK_COLUMNS, _PREVIOUS_SEQS, _LOAD_ITEMS, lock=True)
 
 
 async def apply_batch(
@@ -932,23 +1012,47 @@ def apply_batch_sync(
 ) -> list[Outcome]:
     """Apply submissions in order inside the caller's transaction; the caller commits."""
     now = utcnow()
-    board = conn.execute(_LOCK_BOARD, {"board_id": board_id}).first()
+    actors = {s.actor for s in submissions}
+    op_ids = {s.op_id for s in submissions}
+    ids: set[str] = set()
+    for sub in submissions:
+        ids |= _referenced_ids(sub.command)
+    found: BoardRead | None = None
+    if conn.dialect.name == "postgresql":
+        # Every statement is a round trip there, and while this transaction holds the
+        # board's row lock, every other process writing to the board waits for each
+        # one: lock and read in one statement (boards.board_read), write in one.
+        found = read_board(conn, _LOCK_AND_READ_BOARD, board_id, actors, op_ids, ids)
+        if found is not None and not found.current:
+            found = read_board(conn, _READ_BOARD, board_id, actors, op_ids, ids)  # now under the lock
+        board = found.board if found is not None else None
+    else:
+        # SQLite: the first statement is a write, so the database's write lock is taken at once.
+        board = conn.execute(_LOCK_BOARD, {"board_id": board_id}).first()
     if board is None:
         return [
             Outcome(s.op_id, error=p.Error(p.ErrorCode.NOT_FOUND, "The board does not exist.", s.op_id))
             for s in submissions
         ]
-    access = board_access_sync(
-        conn,
-        BoardOwner(board.team_id, board.round_id, board.peer_room_id, board.visibility),
-        {s.actor for s in submissions},
-    )
-    seen = _previous_seqs(conn, board_id, submissions)
     batch = _Batch(conn, board, limits, now)
-    ids: set[str] = set()
-    for sub in submissions:
-        ids |= _referenced_ids(sub.command)
-    batch.load_items(ids)
+    outcomes = _apply_all(batch, found, ids, actors, submissions)
+    batch.flush()
+    return outcomes
+
+
+def _apply_all(
+    batch: _Batch, found: BoardRead | None, ids: set[str], actors: set[str], submissions: Sequence[Submission]
+) -> list[Outcome]:
+    """Validate and apply each submission against ``batch``; reads what ``found`` does not hold."""
+    conn, board = batch.conn, batch.board
+    if found is not None:
+        access = board_access_sync(conn, _owner(board), actors, found.members)
+        seen = {(actor, op_id): seq for actor, op_id, seq in found.seen_ops if actor is not None}
+        batch.add_loaded(ids, (dict(zip(_ITEM_COLUMN_NAMES, values, strict=True)) for values in found.items))
+    else:
+        access = board_access_sync(conn, _owner(board), actors)
+        seen = _previous_seqs(conn, board.id, submissions)
+        batch.load_items(ids)
 
     outcomes: list[Outcome] = []
     in_batch: dict[tuple[str, str], int] = {}
@@ -975,8 +1079,11 @@ def apply_batch_sync(
         event = batch.record(sub, batch.seq, event_type, item_id, data, inverse)
         in_batch[(sub.actor, sub.op_id)] = batch.seq
         outcomes.append(Outcome(sub.op_id, seq=batch.seq, replaced=replaced, event=event))
-    batch.flush()
     return outcomes
+
+
+def _owner(board: Any) -> BoardOwner:
+    return BoardOwner(board.team_id, board.round_id, board.peer_room_id, board.visibility)
 
 
 def _previous_seqs(conn: Connection, board_id: str, submissions: Sequence[Submission]) -> dict[tuple[str, str], int]:
