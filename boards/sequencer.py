@@ -38,7 +38,6 @@ BUSY_SECONDS = 0.010
 class _Pending:
     submission: Submission
     future: asyncio.Future[Outcome]
-    arrived: float
 
 
 class Sequencer:
@@ -68,7 +67,7 @@ class Sequencer:
                 )
             )
             return future
-        self._queues.setdefault(board_id, deque()).append(_Pending(submission, future, time.monotonic()))
+        self._queues.setdefault(board_id, deque()).append(_Pending(submission, future))
         if board_id not in self._workers:
             self._workers[board_id] = asyncio.create_task(self._run(board_id), name=f"sequencer:{board_id}")
         return future
@@ -87,17 +86,11 @@ class Sequencer:
         queue = self._queues[board_id]
         try:
             while queue:
-                now = time.monotonic()
-                # Gather on a busy board, but no operation waits for company longer than
-                # COALESCE_SECONDS from its arrival: those that arrived while the previous
-                # batch was being written have waited already.
-                wait = COALESCE_SECONDS - (now - queue[0].arrived)
                 if (
-                    wait > 0
-                    and len(queue) < MAX_BATCH
-                    and now - self._last_write.get(board_id, -BUSY_SECONDS) < BUSY_SECONDS
+                    len(queue) < MAX_BATCH
+                    and time.monotonic() - self._last_write.get(board_id, -BUSY_SECONDS) < BUSY_SECONDS
                 ):
-                    await asyncio.sleep(wait)
+                    await asyncio.sleep(COALESCE_SECONDS)
                 batch = [queue.popleft() for _ in range(min(len(queue), MAX_BATCH))]
                 await self._write(board_id, batch)
                 self._last_write[board_id] = time.monotonic()

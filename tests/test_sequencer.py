@@ -8,7 +8,7 @@ from typing import Any
 
 from boards import protocol as p
 from boards.engine import Limits, Outcome, Submission
-from boards.sequencer import BUSY_SECONDS, COALESCE_SECONDS, Sequencer
+from boards.sequencer import BUSY_SECONDS, Sequencer
 
 
 class RecordingRunner:
@@ -58,41 +58,4 @@ async def test_busy_board_batches_and_quiet_board_writes_at_once() -> None:
     await asyncio.sleep(BUSY_SECONDS * 2)  # quiet again
     await sequencer.submit("b", _op(4))
     assert runner.batches[-1] == ["op4"]
-    await sequencer.close()
-
-
-async def test_an_operation_that_waited_for_a_long_write_is_not_held_back_further(monkeypatch: Any) -> None:
-    """Gathering happens while the previous batch is written; after it, no extra wait."""
-    runner = RecordingRunner()
-    waits: list[float] = []
-    real_sleep = asyncio.sleep
-
-    async def slow_run(fn: Any, board_id: str, submissions: list[Submission], limits: Limits) -> list[Outcome]:
-        await real_sleep(0.03)  # a slow commit: the next operation arrives meanwhile
-        return await RecordingRunner.run(runner, fn, board_id, submissions, limits)
-
-    async def recording_sleep(delay: float, *args: Any) -> Any:
-        waits.append(delay)
-        return await real_sleep(delay, *args)
-
-    runner.run = slow_run  # type: ignore[method-assign]
-    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
-
-    async def publish(board_id: str, first: int, last: int, frame: bytes) -> None:
-        pass
-
-    sequencer = Sequencer(runner, publish, Limits())  # type: ignore[arg-type]
-    first = sequencer.enqueue("b", _op(1))
-    await real_sleep(0.005)
-    second = sequencer.enqueue("b", _op(2))  # arrives during the first batch's write
-    await asyncio.gather(first, second)
-    assert runner.batches == [["op1"], ["op2"]]
-    # Only the runner's own 1 ms commits slept; the sequencer asked for no gathering wait.
-    assert [w for w in waits if w not in (0.001,)] == []
-
-    # Right after that write, an operation that arrives alone is gathered for at most COALESCE_SECONDS.
-    waits.clear()
-    await sequencer.submit("b", _op(3))
-    gathered = [w for w in waits if w != 0.001]
-    assert len(gathered) == 1 and 0 < gathered[0] <= COALESCE_SECONDS
     await sequencer.close()
