@@ -22,6 +22,7 @@ from boards.sequencer import Sequencer
 from server.broadcast import backend_for
 from server.db import TransactionRunner, create_engine
 from server.logs import request_id
+from server.memory import freeze_startup_objects
 from server.ratelimit import BucketMap
 from server.settings import Settings
 from server.state import AppState
@@ -96,6 +97,7 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
         )
         app.state.kumppani = state
         await hub.start()
+        freeze_startup_objects()
         try:
             yield
         finally:
