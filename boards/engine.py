@@ -3,15 +3,20 @@
 :func:`apply_batch` takes the operations that arrived for one board while the
 previous batch was being written, and in one transaction:
 
-1. locks the board row (the first statement is a write, so SQLite takes its
-   write lock at once and PostgreSQL serialises writers of the same board across
-   processes);
+1. locks the board row (on SQLite the first statement is a write, so the
+   database's write lock is taken at once; PostgreSQL serialises writers of the
+   same board across processes);
 2. reads the actors' access to the board from the membership tables;
 3. recognises resent operations by their client op id and acknowledges them
    again without applying them twice;
 4. validates and applies every operation in arrival order against the item
    rows, giving each accepted one the board's next sequence number;
 5. writes item rows, votes, reactions and the operation log, and commits.
+
+On PostgreSQL steps 1–3 and the reading of the items are one statement
+(:mod:`boards.board_read`), and the item updates, the operation log and the
+board's new sequence number another: each statement there is a round trip, and
+other processes writing to the board wait on its row lock meanwhile.
 
 Only then does the caller acknowledge and publish. A rejected operation gets an
 error and changes nothing; the others in the batch are unaffected.
