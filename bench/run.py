@@ -714,6 +714,38 @@ def run_profile(ctx: Context, results: dict[str, Any]) -> None:
     log(summary["text"])
 
 
+# ---------------------------------------------------------------------- timings
+
+TIMINGS_SITE = Path(__file__).resolve().parent / "timings"
+
+
+def run_timings(ctx: Context, kinds: list[str], results: dict[str, Any]) -> None:
+    """One more 200×200 run of each Kumppani setup, timed from inside (bench/timings/sitecustomize.py)."""
+    from bench.timings_report import summarise
+
+    results["timings"] = {}
+    for kind in kinds:
+        out = RESULTS / f"timings-{kind}"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        log(f"\n== timings inside {kind} under 200 clients × 200 ops/s → {out.relative_to(servers.ROOT)}")
+        saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "BENCH_TIMINGS_DIR")}
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(TIMINGS_SITE), saved["PYTHONPATH"]) if p)
+        os.environ["BENCH_TIMINGS_DIR"] = str(out)
+        try:
+            r = load_run(ctx, kind, 200, 200)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        processes, text = summarise(out)
+        results["timings"][kind] = {"run": {k: r[k] for k in ("p50_ms", "p99_ms", "cpu_pct")}, "processes": processes}
+        log(f"  (this run: p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms)")
+        log(text)
+
+
 # ---------------------------------------------------------------------- report
 
 
@@ -992,6 +1024,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--profile", action="store_true", help="also profile Kumppani at 200×200 with py-spy")
     ap.add_argument("--profile-cell", help="the cell to profile (default 200x200)")
     ap.add_argument(
+        "--timings",
+        action="store_true",
+        help="also time the stages of an operation inside each Kumppani setup at 200×200 (bench/timings/)",
+    )
+    ap.add_argument(
         "--max-others",
         type=float,
         default=40.0,
@@ -1101,6 +1138,8 @@ def main(argv: list[str] | None = None) -> int:
         steps.append(("idle", lambda: run_idle(ctx, [k for k in kinds if k != "kumppani-x2"], results)))
     if args.profile:
         steps.append(("profile", lambda: run_profile(ctx, results)))
+    if args.timings and kumppani_kinds:
+        steps.append(("timings", lambda: run_timings(ctx, kumppani_kinds, results)))
     try:
         for _, step in steps:
             step()
