@@ -353,11 +353,7 @@ class _Batch:
             # One statement for all changed items (executemany), not one round trip each.
             self.conn.execute(
                 _ITEM_UPDATE,
-                [
-                    {f"b_{k}": v for k, v in _state_row(s).items() if k in _ITEM_UPDATE_COLUMNS or k == "id"}
-                    | {"b_updated_at": self.now}
-                    for s in changed
-                ],
+                [{f"b_{k}": v for k, v in _item_update_row(s).items()} | {"b_updated_at": self.now} for s in changed],
             )
         for (item_id, person), count in self.vote_changes.items():
             self.conn.execute(delete(Vote).where(Vote.item_id == item_id, Vote.person_id == person))
@@ -471,19 +467,8 @@ def _encode_json(value: Any) -> str:
 
 
 def _item_update_row(s: ItemState) -> dict[str, Any]:
-    return {
-        "id": s.id,
-        "parent_id": s.parent_id,
-        "stage_id": s.stage_id,
-        "lane_id": s.lane_id,
-        "order_key": s.order_key,
-        "fields": s.fields,
-        "field_meta": s.field_meta,
-        "author_id": s.author_id,
-        "version": s.version,
-        "updated_seq": s.updated_seq,
-        "deleted_seq": s.deleted_seq,
-    }
+    """The id and the columns an update writes (all but ``updated_at``, which is the batch's time)."""
+    return {k: v for k, v in _state_row(s).items() if k == "id" or k in _ITEM_UPDATE_COLUMNS}
 
 
 def _operation_row(row: dict[str, Any]) -> dict[str, Any]:
