@@ -4,7 +4,10 @@ set -u
 if [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "Installing Chromium from Debian's packages…"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji) >/dev/null 2>&1 \
+    # An earlier install cut short leaves dpkg half-configured, and apt-get refuses until it is finished.
+    (DEBIAN_FRONTEND=noninteractive dpkg --configure -a \
+      && apt-get update -qq \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji) >/dev/null 2>&1 \
       || echo "Could not install chromium; browser tests will say so."
   else
     echo "Chromium is missing and cannot be installed here (needs root and apt-get); browser tests will say so."
