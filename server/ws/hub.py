@@ -2,8 +2,9 @@
 
 Every ``ops`` frame carries a contiguous range of sequence numbers. The hub
 delivers each board's frames to its local connections in order and without
-gaps: when a frame skips ahead (a message lost in Redis, a reconnect), the hub
-reads the missing operations from the database first. After the broadcast
+gaps: when a frame skips ahead, the hub waits a moment for the missing frames
+(another process's, still on their way through Redis) and reads what is still
+missing (a message lost in Redis, a reconnect) from the database. After the broadcast
 backend reconnects, every local board is caught up from the database, so no
 acknowledged operation is missed across a Redis restart.
 """
@@ -36,12 +37,19 @@ CATCH_UP_BATCH = 500
 CONTROL_CHANNEL = "control"
 
 
+#: How long a frame that skips ahead waits for the missing ones to arrive from another
+#: process before they are read from the database.
+GAP_GRACE_SECONDS = 0.02
+
+
 @dataclass
 class _BoardGroup:
     connections: set[Connection] = field(default_factory=set)
     delivered: int = 0
     busy: bool = False
     pending: list[tuple[int, int, Outgoing]] = field(default_factory=list)
+    #: Set when a frame is added to ``pending`` while a gap is being waited for.
+    arrived: asyncio.Event | None = None
 
 
 def _header(origin: str, first: int, last: int) -> bytes:
@@ -147,20 +155,73 @@ class Hub:
             return
         if group.busy:
             group.pending.append((first, last, frame))
+            if group.arrived is not None:
+                group.arrived.set()
             return
         if last <= group.delivered:
             return
         if first > group.delivered + 1 or first <= group.delivered:
-            # A gap or an overlap: read the exact range from the database instead.
             group.busy = True
             group.pending.append((first, last, frame))
-            task = asyncio.create_task(self._catch_up(board_id, group))
+            if first > group.delivered + 1:
+                # A gap: usually another process's frame that is still on its way.
+                work = self._fill_gap(board_id, group)
+            else:
+                # An overlap: read the exact range from the database instead.
+                work = self._catch_up(board_id, group)
+            task = asyncio.create_task(work)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             return
+        self._send(group, last, frame)
+
+    @staticmethod
+    def _send(group: _BoardGroup, last: int, frame: Outgoing) -> None:
         group.delivered = last
         for conn in group.connections:
             conn.deliver(last, frame)
+
+    async def _fill_gap(self, board_id: str, group: _BoardGroup) -> None:
+        """Wait a moment for the frames that close a gap; read what is still missing from the database.
+
+        Two processes write to one board in turns, so one may commit its operation
+        right after the other's and deliver it locally before the other's frame
+        has come through Redis: waiting a few milliseconds for that frame is
+        cheaper than a database read, during which the board's frames wait too.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + GAP_GRACE_SECONDS
+        group.arrived = asyncio.Event()
+        try:
+            while self._send_contiguous(group):
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                group.arrived.clear()
+                try:
+                    await asyncio.wait_for(group.arrived.wait(), remaining)
+                except TimeoutError:
+                    break
+        finally:
+            group.arrived = None
+        if group.pending:
+            await self._catch_up(board_id, group)
+        else:
+            group.busy = False
+
+    def _send_contiguous(self, group: _BoardGroup) -> bool:
+        """Send the pending frames that continue the delivered sequence; True if any are left."""
+        group.pending.sort(key=lambda entry: entry[0])
+        left: list[tuple[int, int, Outgoing]] = []
+        for first, last, frame in group.pending:
+            if last <= group.delivered:
+                continue
+            if first == group.delivered + 1:
+                self._send(group, last, frame)
+            else:
+                left.append((first, last, frame))
+        group.pending = left
+        return bool(left)
 
     async def _catch_up(self, board_id: str, group: _BoardGroup, head: int | None = None) -> None:
         try:
@@ -174,10 +235,7 @@ class Hub:
                     )
                 if not events:
                     break
-                frame = Outgoing.of(p.Ops(ops=events))
-                group.delivered = events[-1].seq
-                for conn in group.connections:
-                    conn.deliver(group.delivered, frame)
+                self._send(group, events[-1].seq, Outgoing.of(p.Ops(ops=events)))
         except Exception:
             log.exception("catch-up from the database failed", extra={"board": board_id})
         finally:
