@@ -77,7 +77,7 @@ class Hub:
         self._heartbeat = asyncio.create_task(self._refresh_presence(), name="hub-presence")
 
     async def stop(self) -> None:
-        for task in (self._listener, self._heartbeat):
+        for task in (self._listener, self._heartbeat, *self._tasks):
             if task is not None:
                 task.cancel()
                 try:
