@@ -16,7 +16,10 @@ from boards import protocol as p
 from server.broadcast.memory import MemoryBackend
 from server.ws import hub as hub_module
 from server.ws.connection import Outgoing
-from server.ws.hub import GAP_GRACE_SECONDS, Hub, _BoardGroup
+from server.ws.hub import Hub, _BoardGroup
+
+#: A wait long enough that a loaded machine's scheduling cannot outlast it.
+GRACE = 0.5
 
 
 class Receiver:
@@ -54,12 +57,15 @@ def _hub(database: Database, receiver: Receiver) -> Hub:
     return hub
 
 
-async def test_a_frame_that_overtook_another_waits_for_it_without_reading_the_database() -> None:
+async def test_a_frame_that_overtook_another_waits_for_it_without_reading_the_database(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(hub_module, "GAP_GRACE_SECONDS", GRACE)
     database, receiver = Database(), Receiver()
     hub = _hub(database, receiver)
     hub._deliver("b", 12, 12, _frame(12))  # this process's own commit, after the other's 11
     assert receiver.seqs == []
-    await asyncio.sleep(GAP_GRACE_SECONDS / 4)
+    await asyncio.sleep(0.01)
     hub._deliver("b", 11, 11, _frame(11))  # the other process's frame arrives through Redis
     hub._deliver("b", 13, 13, _frame(13))
     for _ in range(10):  # the waiting task wakes up as soon as the frame is there
@@ -77,10 +83,29 @@ async def test_a_frame_that_never_comes_is_read_from_the_database(monkeypatch: p
         return [_event(seq) for seq in range(first, last + 1)]
 
     monkeypatch.setattr(hub_module, "events_between", events_between)
+    monkeypatch.setattr(hub_module, "GAP_GRACE_SECONDS", GRACE)
     hub._deliver("b", 13, 14, Outgoing.of(p.Ops(ops=[_event(13), _event(14)])))
-    await asyncio.sleep(GAP_GRACE_SECONDS / 2)
+    await asyncio.sleep(GRACE / 10)
     assert receiver.seqs == [] and database.reads == 0  # still waiting
-    await asyncio.sleep(GAP_GRACE_SECONDS)
+    await asyncio.sleep(GRACE)
     assert database.reads == 1
     assert receiver.seqs == [11, 12, 13, 14]
     assert hub._boards["b"].delivered == 14 and not hub._boards["b"].busy
+
+
+async def test_an_overlapping_frame_is_read_from_the_database_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No other frame can mend an overlap, so there is nothing to wait for."""
+    database, receiver = Database(), Receiver()
+    hub = _hub(database, receiver)
+
+    async def events_between(db: Any, board_id: str, first: int, last: int) -> list[p.Event]:
+        return [_event(seq) for seq in range(first, last + 1)]
+
+    monkeypatch.setattr(hub_module, "events_between", events_between)
+    monkeypatch.setattr(hub_module, "GAP_GRACE_SECONDS", GRACE)
+    hub._deliver("b", 13, 13, _frame(13))  # a gap: waits
+    hub._deliver("b", 10, 12, Outgoing.of(p.Ops(ops=[_event(10), _event(11), _event(12)])))  # overlaps 10
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert database.reads == 1  # long before the grace is over
+    assert receiver.seqs == [11, 12, 13]

@@ -210,7 +210,11 @@ class Hub:
             group.busy = False
 
     def _send_contiguous(self, group: _BoardGroup) -> bool:
-        """Send the pending frames that continue the delivered sequence; True if any are left."""
+        """Send the pending frames that continue the delivered sequence.
+
+        True while what is left waits for a gap to close; an overlap (a frame that
+        starts at or before what was delivered) no other frame can mend.
+        """
         group.pending.sort(key=lambda entry: entry[0])
         left: list[tuple[int, int, Outgoing]] = []
         for first, last, frame in group.pending:
@@ -221,7 +225,7 @@ class Hub:
             else:
                 left.append((first, last, frame))
         group.pending = left
-        return bool(left)
+        return bool(left) and left[0][0] > group.delivered + 1
 
     async def _catch_up(self, board_id: str, group: _BoardGroup, head: int | None = None) -> None:
         try:
