@@ -983,8 +983,12 @@ _LOCK_BOARD = (
     .values(seq=_BOARD_TABLE.c.seq)
     .returning(*(_BOARD_TABLE.c[column.key] for column in _BOARD_LOCK_COLUMNS))
 )
+# With the actors, the unique index (board_id, actor_id, op_id) finds each op id at
+# once; without them, every operation in the board's history was read, every batch.
 _PREVIOUS_SEQS = select(Operation.actor_id, Operation.op_id, Operation.seq).where(
-    Operation.board_id == bindparam("board_id"), Operation.op_id.in_(bindparam("op_ids", expanding=True))
+    Operation.board_id == bindparam("board_id"),
+    Operation.actor_id.in_(bindparam("people", expanding=True)),
+    Operation.op_id.in_(bindparam("op_ids", expanding=True)),
 )
 _READ_BOARD = build_statement(_BOARD_LOCK_COLUMNS, _PREVIOUS_SEQS, _LOAD_ITEMS, lock=False)
 _LOCK_AND_READ_BOARD = build_statement(_BOARD_LOCK_COLUMNS, _PREVIOUS_SEQS, _LOAD_ITEMS, lock=True)
@@ -1077,8 +1081,9 @@ def _owner(board: Any) -> BoardOwner:
 
 
 def _previous_seqs(conn: Connection, board_id: str, submissions: Sequence[Submission]) -> dict[tuple[str, str], int]:
+    actors = {s.actor for s in submissions}
     op_ids = {s.op_id for s in submissions}
-    rows = conn.execute(_PREVIOUS_SEQS, {"board_id": board_id, "op_ids": list(op_ids)})
+    rows = conn.execute(_PREVIOUS_SEQS, {"board_id": board_id, "people": list(actors), "op_ids": list(op_ids)})
     return {(actor, op_id): seq for actor, op_id, seq in rows if actor is not None}
 
 
