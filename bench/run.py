@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import probes, seed, servers
+from bench import disk, probes, seed, servers
 from bench.servers import OPS_BURST, OPS_PER_SECOND, RssSampler, ServerGroup
 
 RESULTS = servers.BENCH / "results"
@@ -41,7 +41,7 @@ WRITERS = 4
 DEFAULT_CELLS = "10x50,10x200,50x50,50x200,200x50,200x200"
 QUICK_CELLS = "10x50,200x200"
 ALL_SERVERS = ("kumppani", "relay", "node", "kumppani-x2")
-SECTIONS = ("load", "disconnect", "resume", "snapshot", "idle")
+SECTIONS = ("disk", "load", "disconnect", "resume", "snapshot", "idle")
 
 
 def log(message: str) -> None:
@@ -687,6 +687,18 @@ def run_idle(ctx: Context, kinds: list[str], results: dict[str, Any]) -> None:
         )
 
 
+# ---------------------------------------------------------------------- disk
+
+
+def run_disk(ctx: Context, results: dict[str, Any]) -> None:
+    """The disk's own commit times, before the load cells (bench/disk.py)."""
+    ctx.quiet_disk()
+    log("\n== disk: durable SQLite commits alone, in the benchmark's directory")
+    r = disk.probe(ctx.tmp)
+    results["disk"].append(r)
+    log("  " + disk.describe(r))
+
+
 # ---------------------------------------------------------------------- profile
 
 
@@ -922,6 +934,9 @@ def targets_table(checks: list[dict[str, Any]]) -> str:
 
 def other_tables(results: dict[str, Any]) -> str:
     out = []
+    for r in results.get("disk", []):
+        out.append("Disk (bench/disk.py; Kumppani's p99 carries its slowest commits, the relays write nothing):")
+        out.append("  " + disk.describe(r))
     if results["disconnect"]:
         out.append("Disconnect cell (every client dropped once mid-run and resumed):")
         for d in results["disconnect"]:
@@ -1104,6 +1119,7 @@ def main(argv: list[str] | None = None) -> int:
         "disconnect": [],
         "reads": [],
         "idle": [],
+        "disk": [],
     }
     log(
         f"Kumppani benchmark, {started}: servers {', '.join(kinds)}; sections "
@@ -1127,6 +1143,8 @@ def main(argv: list[str] | None = None) -> int:
         (RESULTS / "latest.json").write_text(json.dumps(results, indent=2, default=str))
 
     steps: list[tuple[str, Callable[[], None]]] = []
+    if "disk" in sections:
+        steps.append(("disk", lambda: run_disk(ctx, results)))
     if "load" in sections:
         steps.append(("load", lambda: run_load(ctx, kinds, results)))
     kumppani_kinds = [k for k in kinds if k.startswith("kumppani")]
