@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -148,5 +148,6 @@ class RedisBackend:
                 pipe.hdel(values, *stale)
                 pipe.zrem(expiries, *stale)
                 await pipe.execute()
-        raw = await self.client.hgetall(values)
+        # The client does not decode responses, so keys and values are bytes.
+        raw = cast(dict[bytes, bytes], await self.client.hgetall(values))
         return {k.decode(): v for k, v in raw.items()}

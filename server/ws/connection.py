@@ -23,7 +23,7 @@ from server.ws.fastproto import SendFramed, frame_text
 
 log = logging.getLogger("kumppani.ws")
 
-ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
+ASGISend = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
 
 
 class Outgoing:
