@@ -1008,7 +1008,32 @@ def report(results: dict[str, Any]) -> str:
     parts.append("")
     parts.append("Targets:")
     parts.append(targets_table(results["targets"]))
+    context = context_lines(results)
+    if context:
+        parts.append("")
+        parts.append("For context (not targets), 200×200:")
+        parts.extend(context)
     return "\n".join(parts)
+
+
+def context_lines(results: dict[str, Any]) -> list[str]:
+    """What the targets' medians hide: each run's p99, and Kumppani against the relay on its own stack."""
+    lines = []
+    for server in ("kumppani", "relay", "node", "kumppani-x2"):
+        row = _find(results["load"], server, 200, 200)
+        if row is not None and row.get("p99_ms_runs"):
+            shown = ", ".join(f"{v:g}" for v in row["p99_ms_runs"])
+            lines.append(f"  p99 of each run, {server:<12} {shown} ms")
+    k = _find(results["load"], "kumppani", 200, 200)
+    relay = _find(results["load"], "relay", 200, 200)
+    if k and relay:
+        lines.append(
+            "  Kumppani vs the bare relay on the same Python stack: "
+            f"p99 {_fmt(_ratio(k['p99_ms'], relay['p99_ms']), suffix='×')}, "
+            f"CPU per delivery {_fmt(_ratio(k['cpu_us_per_delivery'], relay['cpu_us_per_delivery']), suffix='×')}, "
+            f"peak RSS {_fmt(_ratio(k['peak_rss_mib'], relay['peak_rss_mib']), suffix='×')}"
+        )
+    return lines
 
 
 # ---------------------------------------------------------------------- main
