@@ -27,6 +27,7 @@ from server.settings import Settings
 from server.state import AppState
 from server.ws.endpoint import board_socket
 from server.ws.hub import Hub
+from server.ws.write_router import WriteRouter
 
 log = logging.getLogger("kumppani.app")
 
@@ -86,21 +87,26 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
         limits = Limits(max_items=settings.max_items_per_board, max_text=settings.max_text_chars)
         writer = TransactionRunner(engine)
         sequencer = Sequencer(writer, hub.publish_ops, limits)
+        writes = WriteRouter(sequencer, hub.backend, hub.outbox, hub.origin, single_process=hub.single_process)
         state = AppState(
             settings=settings,
             engine=engine,
             hub=hub,
             sequencer=sequencer,
+            writes=writes,
             op_buckets=BucketMap(settings.ops_per_second, settings.ops_burst),
             extra_origins=extra_origins,
         )
         app.state.kumppani = state
         await hub.start()
+        if not hub.single_process:
+            await hub.serve_inbox(writes.inbox, writes.on_message)
         freeze_startup_objects()
         try:
             yield
         finally:
             await sequencer.close()
+            writes.close()
             await writer.close()
             await hub.stop()
             await engine.dispose()

@@ -1,4 +1,4 @@
-"""What the running app holds: settings, database engine, hub, sequencer, rate limits."""
+"""What the running app holds: settings, database engine, hub, sequencer and write router, rate limits."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from server.ratelimit import BucketMap
 from server.settings import Settings
 from server.ws.connection import Connection
 from server.ws.hub import Hub
+from server.ws.write_router import WriteRouter
 
 
 @dataclass
@@ -20,6 +21,7 @@ class AppState:
     engine: AsyncEngine
     hub: Hub
     sequencer: Sequencer
+    writes: WriteRouter
     op_buckets: BucketMap
     extra_origins: frozenset[str] = frozenset()
     _by_person: dict[str, set[Connection]] = field(default_factory=lambda: defaultdict(set))

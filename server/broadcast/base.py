@@ -53,3 +53,11 @@ class BroadcastBackend(Protocol):
     async def presence_remove(self, scope: str, key: str) -> None: ...
 
     async def presence_list(self, scope: str) -> dict[str, bytes]: ...
+
+    async def claim(self, key: str, holder: str, ttl_ms: int) -> str:
+        """Hold ``key`` for ``holder`` for ``ttl_ms`` unless another holds it; return who holds it now.
+
+        The holder renews by claiming again. A lease, not a lock: it expires by itself
+        when its holder stops renewing (a process that died).
+        """
+        ...

@@ -16,6 +16,7 @@ class MemoryBackend:
         # Bounded: a publisher waits rather than letting memory grow without limit.
         self._queue: asyncio.Queue[BackendEvent] = asyncio.Queue(maxsize=QUEUE_LIMIT)
         self._presence: dict[str, dict[str, tuple[float, bytes]]] = {}
+        self._leases: dict[str, tuple[float, str]] = {}
 
     async def connect(self) -> None:
         return None
@@ -48,6 +49,14 @@ class MemoryBackend:
             entries.pop(key, None)
             if not entries:
                 del self._presence[scope]
+
+    async def claim(self, key: str, holder: str, ttl_ms: int) -> str:
+        now = time.monotonic()
+        current = self._leases.get(key)
+        if current is None or current[0] < now or current[1] == holder:
+            self._leases[key] = (now + ttl_ms / 1000, holder)
+            return holder
+        return current[1]
 
     async def presence_list(self, scope: str) -> dict[str, bytes]:
         now = time.monotonic()

@@ -24,6 +24,17 @@ PREFIX = "kumppani:"
 REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 
 
+# Take the lease when it is free, renew it when it is ours; either way say who holds it.
+_CLAIM = """
+local holder = redis.call('GET', KEYS[1])
+if not holder or holder == ARGV[1] then
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+    return ARGV[1]
+end
+return holder
+"""
+
+
 class RedisBackend:
     def __init__(self, url: str) -> None:
         self._url = url
@@ -139,6 +150,10 @@ class RedisBackend:
             pipe.hdel(values, key)
             pipe.zrem(expiries, key)
             await pipe.execute()
+
+    async def claim(self, key: str, holder: str, ttl_ms: int) -> str:
+        result = await self.client.eval(_CLAIM, 1, PREFIX + "lease:" + key, holder, ttl_ms)  # type: ignore[misc]
+        return result.decode() if isinstance(result, bytes) else str(result)
 
     async def presence_list(self, scope: str) -> dict[str, bytes]:
         values, expiries = self._presence_keys(scope)

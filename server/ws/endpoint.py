@@ -280,7 +280,7 @@ async def _on_op(session: _Session, message: Any) -> None:
         await _abusive(session, p.CloseCode.RATE_ABUSE)
         return
     conn = session.conn
-    future = session.state.sequencer.enqueue(conn.board_id, Submission(conn.person_id, message.id, message.op))
+    future = session.state.writes.submit(conn.board_id, Submission(conn.person_id, message.id, message.op))
     future.add_done_callback(lambda f: _reply(conn, f))
 
 

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +68,16 @@ class Hub:
         self.outbox = Outbox(backend)
         self._heartbeat: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._inbox: tuple[str, Callable[[bytes], None]] | None = None
+
+    @property
+    def single_process(self) -> bool:
+        return self._single_process
+
+    async def serve_inbox(self, channel: str, handler: Callable[[bytes], None]) -> None:
+        """Hand the messages of this process's own channel (``channel``) to ``handler``."""
+        self._inbox = (channel, handler)
+        await self.backend.subscribe(channel)
 
     async def start(self) -> None:
         await self.backend.connect()
@@ -275,6 +286,9 @@ class Hub:
                 self._on_published(event)
 
     def _on_published(self, event: Published) -> None:
+        if self._inbox is not None and event.channel == self._inbox[0]:
+            self._inbox[1](event.data)
+            return
         header, _, frame = event.data.partition(b"\n")
         if event.channel == CONTROL_CHANNEL:
             if not header.startswith(self.origin.encode() + b" "):

@@ -1,0 +1,181 @@
+"""With several processes, one process writes each board and the others forward to it.
+
+Each test runs two "processes" in one event loop (each with its own Redis
+connection, hub, sequencer and writer) on one database and a real Redis. The
+lease only makes writing faster: when the writer does not answer, the operation
+is written where it arrived, and an operation is never written twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import func, select
+
+from boards import protocol as p
+from boards.engine import Limits, Outcome, Submission
+from boards.models import Operation
+from boards.sequencer import Sequencer
+from server.broadcast.redis import RedisBackend
+from server.db import TransactionRunner, create_engine, new_id
+from server.ws import write_router
+from server.ws.hub import Hub
+from server.ws.write_router import WriteRouter
+from tests.conftest import Seeded
+
+pytestmark = pytest.mark.redis
+
+
+@dataclass
+class Process:
+    hub: Hub
+    sequencer: Sequencer
+    router: WriteRouter
+    runner: TransactionRunner
+    stopped: bool = False
+
+    async def stop(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
+        await self.sequencer.close()
+        self.router.close()
+        await self.runner.close()
+        await self.hub.stop()
+        await self.hub.engine.dispose()
+
+
+async def _start(database_url: str, redis_url: str) -> Process:
+    engine = create_engine(database_url)
+    hub = Hub(RedisBackend(redis_url), engine)
+    runner = TransactionRunner(engine)
+    sequencer = Sequencer(runner, hub.publish_ops, Limits())
+    router = WriteRouter(sequencer, hub.backend, hub.outbox, hub.origin, single_process=False)
+    await hub.start()
+    await hub.serve_inbox(router.inbox, router.on_message)
+    return Process(hub, sequencer, router, runner)
+
+
+@pytest.fixture
+async def processes(migrated_url: str, redis_url: str) -> AsyncIterator[tuple[Process, Process]]:
+    first, second = await _start(migrated_url, redis_url), await _start(migrated_url, redis_url)
+    try:
+        yield first, second
+    finally:
+        for process in (first, second):
+            await process.stop()
+
+
+def _create(seeded: Seeded, op_id: str, card: str) -> Submission:
+    command = p.ItemCreate(id=card, item_type="card", fields={"text": op_id}, stage=seeded.stage, lane=seeded.lane)
+    return Submission(seeded.professional, op_id, command)
+
+
+def _update(seeded: Seeded, op_id: str, card: str) -> Submission:
+    return Submission(seeded.customer, op_id, p.ItemUpdate(id=card, fields={"text": op_id}))
+
+
+async def _logged(database_url: str, board_id: str, op_id: str) -> list[int]:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                select(Operation.seq).where(Operation.board_id == board_id, Operation.op_id == op_id)
+            )
+            return list(rows.scalars())
+    finally:
+        await engine.dispose()
+
+
+async def _operations(database_url: str, board_id: str) -> int:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            count = await conn.scalar(select(func.count()).where(Operation.board_id == board_id))
+            return int(count or 0)
+    finally:
+        await engine.dispose()
+
+
+async def test_operations_arriving_elsewhere_are_written_by_the_boards_writer_in_order(
+    processes: tuple[Process, Process], seeded: Seeded
+) -> None:
+    writer, other = processes
+    card = new_id()
+    first = await writer.router.submit(seeded.board, _create(seeded, "w1", card))
+    # Sent back to back, as a client does: the card is created and then changed, in that order.
+    created = other.router.submit(seeded.board, _create(seeded, "o1", second_card := new_id()))
+    changed = other.router.submit(seeded.board, _update(seeded, "o2", second_card))
+    outcomes: list[Outcome] = [await created, await changed]
+
+    assert first.error is None and first.seq > 0
+    assert [o.error for o in outcomes] == [None, None]
+    assert [o.seq for o in outcomes] == [first.seq + 1, first.seq + 2]
+    assert other.router.forwarded == 2 and writer.router.written_for_others == 2
+    assert other.router.fallbacks == 0
+
+
+async def test_a_writer_that_does_not_answer_is_bypassed_and_nothing_is_written_twice(
+    processes: tuple[Process, Process], seeded: Seeded, migrated_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(write_router, "FORWARD_TIMEOUT_SECONDS", 0.5)
+    writer, other = processes
+    await writer.router.submit(seeded.board, _create(seeded, "w1", new_id()))
+    # The writer commits what it is sent, but its answers are lost.
+    silence: Callable[..., None] = lambda *args: None  # noqa: E731
+    monkeypatch.setattr(writer.router, "_reply", silence)
+
+    outcome = await asyncio.wait_for(other.router.submit(seeded.board, _create(seeded, "o1", new_id())), 5)
+
+    committed = await _logged(migrated_url, seeded.board, "o1")
+    assert committed == [outcome.seq], "written once, by the writer; the fallback found it by its op id"
+    assert outcome.duplicate and outcome.error is None
+    assert other.router.fallbacks == 1
+
+
+async def test_when_the_writer_has_stopped_the_operation_is_written_where_it_arrived(
+    processes: tuple[Process, Process], seeded: Seeded, migrated_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(write_router, "FORWARD_TIMEOUT_SECONDS", 0.5)
+    writer, other = processes
+    await writer.router.submit(seeded.board, _create(seeded, "w1", new_id()))
+    await writer.stop()
+    before = await _operations(migrated_url, seeded.board)
+
+    first = await asyncio.wait_for(other.router.submit(seeded.board, _create(seeded, "o1", new_id())), 5)
+    # Until the stopped writer's lease runs out, the board is written here without asking again.
+    second = await asyncio.wait_for(other.router.submit(seeded.board, _create(seeded, "o2", new_id())), 0.5)
+
+    assert first.error is None and not first.duplicate and second.error is None
+    assert second.seq == first.seq + 1
+    assert await _operations(migrated_url, seeded.board) == before + 2
+    assert other.router.fallbacks == 1 and other.router.forwarded == 1
+
+
+async def test_without_redis_every_process_writes_its_own_operations(
+    migrated_url: str, seeded: Seeded, redis_url: str
+) -> None:
+    engine = create_engine(migrated_url)
+    runner = TransactionRunner(engine)
+    published: list[int] = []
+
+    async def publish(board_id: str, first: int, last: int, frame: bytes) -> None:
+        published.append(last)
+
+    sequencer = Sequencer(runner, publish, Limits())
+    unreachable = RedisBackend("redis://127.0.0.1:1/0")
+    await unreachable.connect()
+    router = WriteRouter(sequencer, unreachable, None, "here", single_process=False)  # type: ignore[arg-type]
+    try:
+        outcome = await asyncio.wait_for(router.submit(seeded.board, _create(seeded, "r1", new_id())), 10)
+    finally:
+        await sequencer.close()
+        await runner.close()
+        await unreachable.disconnect()
+        await engine.dispose()
+    assert outcome.error is None and outcome.seq > 0
+    assert published == [outcome.seq]
+    assert router.forwarded == 0
