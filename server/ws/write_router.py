@@ -115,6 +115,9 @@ class WriteRouter:
             # No lease without the backend: write here, as every process did before leases.
             log.warning("could not ask who writes a board; writing it here", extra={"board": board_id})
             return self.origin
+        if len(self._writers) > 1000:
+            now = time.monotonic()
+            self._writers = {board: entry for board, entry in self._writers.items() if entry[1] > now}
         self._writers[board_id] = (writer, time.monotonic() + WRITER_CACHE_SECONDS)
         return writer
 
