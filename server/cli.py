@@ -53,7 +53,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    print(f"Kumppani is running at {settings.base_url}  (stop with Ctrl+C)", flush=True)
+    # Printed before binding: uvicorn says below whether it could listen there.
+    listening = f"http://{args.host}:{args.port}"
+    public = "" if settings.base_url.rstrip("/") == listening else f", public address {settings.base_url}"
+    print(f"Starting Kumppani on {listening}{public}  (stop with Ctrl+C)", flush=True)
     uvicorn.run(
         "server.asgi:app_from_environment",
         factory=True,
