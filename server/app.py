@@ -105,6 +105,7 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
         try:
             yield
         finally:
+            await writes.begin_closing()
             await sequencer.close()
             writes.close()
             await writer.close()

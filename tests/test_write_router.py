@@ -179,3 +179,34 @@ async def test_without_redis_every_process_writes_its_own_operations(
     assert outcome.error is None and outcome.seq > 0
     assert published == [outcome.seq]
     assert router.forwarded == 0
+
+
+async def test_a_writer_shutting_down_declines_and_the_operation_is_written_at_once(
+    processes: tuple[Process, Process], seeded: Seeded, migrated_url: str
+) -> None:
+    writer, other = processes
+    await writer.router.submit(seeded.board, _create(seeded, "w1", new_id()))
+    await other.router.submit(seeded.board, _create(seeded, "o0", new_id()))  # learns who writes the board
+    await writer.router.begin_closing()
+
+    # Well inside the one-second fallback: the writer said no at once.
+    outcome = await asyncio.wait_for(other.router.submit(seeded.board, _create(seeded, "o1", new_id())), 0.8)
+
+    assert outcome.error is None and not outcome.duplicate
+    assert await _logged(migrated_url, seeded.board, "o1") == [outcome.seq]
+    assert writer.router.written_for_others == 1, "only o0: o1 was written where it arrived"
+    assert other.router.fallbacks == 1
+
+
+async def test_a_malformed_inbox_message_is_ignored_and_the_process_keeps_listening(
+    processes: tuple[Process, Process], seeded: Seeded
+) -> None:
+    writer, other = processes
+    await writer.router.submit(seeded.board, _create(seeded, "w1", new_id()))
+    await other.hub.backend.publish(writer.router.inbox, b"not json at all")
+    await other.hub.backend.publish(writer.router.inbox, b'{"k": "op", "ref": 1}')
+
+    outcome = await asyncio.wait_for(other.router.submit(seeded.board, _create(seeded, "o1", new_id())), 0.8)
+
+    assert outcome.error is None and not outcome.duplicate
+    assert writer.router.written_for_others == 1 and other.router.fallbacks == 0

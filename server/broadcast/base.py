@@ -54,6 +54,10 @@ class BroadcastBackend(Protocol):
 
     async def presence_list(self, scope: str) -> dict[str, bytes]: ...
 
+    async def release(self, key: str, holder: str) -> None:
+        """Give ``key`` up if ``holder`` holds it."""
+        ...
+
     async def claim(self, key: str, holder: str, ttl_ms: int) -> str:
         """Hold ``key`` for ``holder`` for ``ttl_ms`` unless another holds it; return who holds it now.
 

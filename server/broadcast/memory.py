@@ -50,6 +50,11 @@ class MemoryBackend:
             if not entries:
                 del self._presence[scope]
 
+    async def release(self, key: str, holder: str) -> None:
+        current = self._leases.get(key)
+        if current is not None and current[1] == holder:
+            del self._leases[key]
+
     async def claim(self, key: str, holder: str, ttl_ms: int) -> str:
         now = time.monotonic()
         current = self._leases.get(key)

@@ -34,6 +34,11 @@ end
 return holder
 """
 
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 
 class RedisBackend:
     def __init__(self, url: str) -> None:
@@ -150,6 +155,9 @@ class RedisBackend:
             pipe.hdel(values, key)
             pipe.zrem(expiries, key)
             await pipe.execute()
+
+    async def release(self, key: str, holder: str) -> None:
+        await self.client.eval(_RELEASE, 1, PREFIX + "lease:" + key, holder)  # type: ignore[misc]
 
     async def claim(self, key: str, holder: str, ttl_ms: int) -> str:
         result = await self.client.eval(_CLAIM, 1, PREFIX + "lease:" + key, holder, ttl_ms)  # type: ignore[misc]

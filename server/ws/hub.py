@@ -283,7 +283,10 @@ class Hub:
             if isinstance(event, Reconnected):
                 await self.catch_up_all()
             elif isinstance(event, Published):
-                self._on_published(event)
+                try:
+                    self._on_published(event)
+                except Exception:  # one bad message must not stop the listener
+                    log.exception("broadcast message handling failed", extra={"channel": event.channel})
 
     def _on_published(self, event: Published) -> None:
         if self._inbox is not None and event.channel == self._inbox[0]:

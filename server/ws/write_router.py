@@ -53,6 +53,8 @@ class _Forward(msgspec.Struct, tag="op", tag_field="k"):
 
 class _Answer(msgspec.Struct, tag="answer", tag_field="k"):
     ref: str
+    #: The process is shutting down and wrote nothing: write it where it arrived.
+    declined: bool = False
     seq: int = 0
     duplicate: bool = False
     replaced: list[p.Replaced] = []
@@ -76,6 +78,10 @@ class WriteRouter:
         self._claiming: dict[str, asyncio.Task[str]] = {}
         self._waiting: dict[str, tuple[asyncio.Future[Outcome], asyncio.TimerHandle, str, Submission]] = {}
         self._refs = itertools.count()
+        # Per board, the last operation routed and where to: an operation routed elsewhere
+        # waits for it, so that switching between forwarding and writing here keeps the order.
+        self._tails: dict[str, tuple[asyncio.Future[Outcome], str]] = {}
+        self._closing = False
         self.forwarded = 0
         self.written_for_others = 0
         self.fallbacks = 0
@@ -92,7 +98,7 @@ class WriteRouter:
         Operations of one connection keep their order: while the board's writer is
         being looked up, later operations for the board wait behind the first.
         """
-        if self._single_process:
+        if self._single_process or self._closing:
             return self._sequencer.enqueue(board_id, submission)
         known = self._writers.get(board_id)
         if known is not None and known[1] > time.monotonic() and board_id not in self._claiming:
@@ -110,10 +116,14 @@ class WriteRouter:
 
     async def _claim(self, board_id: str) -> str:
         try:
-            writer = await self._backend.claim(f"board-writer:{board_id}", self.origin, LEASE_MS)
+            writer = await asyncio.wait_for(
+                self._backend.claim(f"board-writer:{board_id}", self.origin, LEASE_MS), FORWARD_TIMEOUT_SECONDS
+            )
         except Exception:
-            # No lease without the backend: write here, as every process did before leases.
+            # No lease without the backend: write here, as every process did before leases,
+            # and ask again only after a while rather than once per batch.
             log.warning("could not ask who writes a board; writing it here", extra={"board": board_id})
+            self._writers[board_id] = (self.origin, time.monotonic() + WRITER_CACHE_SECONDS)
             return self.origin
         if len(self._writers) > 1000:
             now = time.monotonic()
@@ -122,6 +132,22 @@ class WriteRouter:
         return writer
 
     def _route(self, board_id: str, submission: Submission, writer: str) -> asyncio.Future[Outcome]:
+        tail = self._tails.get(board_id)
+        if tail is not None and not tail[0].done() and tail[1] != writer:
+            future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+            tail[0].add_done_callback(lambda _: _chain(self._send(board_id, submission, writer), future))
+        else:
+            future = self._send(board_id, submission, writer)
+        self._tails[board_id] = (future, writer)
+        future.add_done_callback(lambda done: self._forget_tail(board_id, done))
+        return future
+
+    def _forget_tail(self, board_id: str, done: asyncio.Future[Outcome]) -> None:
+        tail = self._tails.get(board_id)
+        if tail is not None and tail[0] is done:
+            del self._tails[board_id]
+
+    def _send(self, board_id: str, submission: Submission, writer: str) -> asyncio.Future[Outcome]:
         if writer == self.origin:
             return self._sequencer.enqueue(board_id, submission)
         return self._forward(board_id, submission, writer)
@@ -141,7 +167,8 @@ class WriteRouter:
         entry = self._waiting.pop(ref, None)
         if entry is None:
             return
-        future, _, board_id, submission = entry
+        future, timer, board_id, submission = entry
+        timer.cancel()
         self.fallbacks += 1
         # The writer may be gone: write this board here until its lease would have run out.
         self._writers[board_id] = (self.origin, time.monotonic() + LEASE_MS / 1000)
@@ -154,11 +181,14 @@ class WriteRouter:
         """A message on this process's inbox: an operation to write, or the answer to one forwarded."""
         try:
             message = _decoder.decode(data)
-        except msgspec.ValidationError:
+        except msgspec.DecodeError:  # not JSON, or not one of ours
             log.warning("ignored a malformed message in the inbox")
             return
         if isinstance(message, _Answer):
             self._answered(message)
+            return
+        if self._closing:
+            self._outbox.put(INBOX_PREFIX + message.reply_to, _encoder.encode(_Answer(message.ref, declined=True)))
             return
         submission = Submission(message.actor, message.op_id, message.command)
         self.written_for_others += 1
@@ -166,7 +196,11 @@ class WriteRouter:
         written.add_done_callback(lambda done: self._reply(message.reply_to, message.ref, done))
         # Keep the lease while others send operations here.
         known = self._writers.get(message.board)
-        if (known is None or known[1] <= time.monotonic()) and message.board not in self._claiming:
+        if (
+            (known is None or known[1] <= time.monotonic())
+            and message.board not in self._claiming
+            and not self._closing
+        ):
             task = asyncio.create_task(self._claim(message.board))
             self._claiming[message.board] = task
             task.add_done_callback(lambda _: self._claiming.pop(message.board, None))
@@ -175,7 +209,9 @@ class WriteRouter:
         if done.cancelled():
             return
         outcome = done.result()
-        answer = _Answer(ref, outcome.seq, outcome.duplicate, outcome.replaced, outcome.error)
+        answer = _Answer(
+            ref, seq=outcome.seq, duplicate=outcome.duplicate, replaced=outcome.replaced, error=outcome.error
+        )
         self._outbox.put(INBOX_PREFIX + reply_to, _encoder.encode(answer))
 
     def _answered(self, answer: _Answer) -> None:
@@ -184,10 +220,27 @@ class WriteRouter:
             return  # answered too late: the operation was written here meanwhile
         future, timer, _, submission = entry
         timer.cancel()
+        if answer.declined:
+            self._waiting[answer.ref] = entry
+            self._give_up(answer.ref)
+            return
         if not future.done():
             future.set_result(
                 Outcome(submission.op_id, answer.seq, answer.duplicate, answer.replaced, error=answer.error)
             )
+
+    async def begin_closing(self) -> None:
+        """Before the sequencer closes: decline forwarded operations and hand the boards' leases back."""
+        self._closing = True
+        for board_id, (writer, _) in list(self._writers.items()):
+            if writer == self.origin:
+                try:
+                    await asyncio.wait_for(
+                        self._backend.release(f"board-writer:{board_id}", self.origin), FORWARD_TIMEOUT_SECONDS
+                    )
+                except Exception:
+                    break  # the leases run out by themselves
+        self._writers.clear()
 
     def close(self) -> None:
         for future, timer, _, submission in self._waiting.values():
