@@ -80,7 +80,7 @@ class WriteRouter:
         self._refs = itertools.count()
         # Per board, the last operation routed and where to: an operation routed elsewhere
         # waits for it, so that switching between forwarding and writing here keeps the order.
-        self._tails: dict[str, tuple[asyncio.Future[Outcome], str]] = {}
+        self._tails: dict[str, tuple[asyncio.Future[Outcome], str, bool]] = {}
         self._closing = False
         self.forwarded = 0
         self.written_for_others = 0
@@ -133,12 +133,14 @@ class WriteRouter:
 
     def _route(self, board_id: str, submission: Submission, writer: str) -> asyncio.Future[Outcome]:
         tail = self._tails.get(board_id)
-        if tail is not None and not tail[0].done() and tail[1] != writer:
+        # Wait when the previous operation goes elsewhere, or is itself still waiting to go.
+        deferred = tail is not None and not tail[0].done() and (tail[1] != writer or tail[2])
+        if tail is not None and deferred:
             future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
             tail[0].add_done_callback(lambda _: _chain(self._send(board_id, submission, writer), future))
         else:
             future = self._send(board_id, submission, writer)
-        self._tails[board_id] = (future, writer)
+        self._tails[board_id] = (future, writer, deferred)
         future.add_done_callback(lambda done: self._forget_tail(board_id, done))
         return future
 
