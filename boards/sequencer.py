@@ -40,6 +40,13 @@ class _Pending:
     future: asyncio.Future[Outcome]
 
 
+def restarting(op_id: str) -> Outcome:
+    """The answer to an operation that arrives while the server shuts down: nothing was written."""
+    return Outcome(
+        op_id, error=p.Error(p.ErrorCode.INTERNAL, "The server is restarting. Send again in a moment.", op_id)
+    )
+
+
 class Sequencer:
     def __init__(self, runner: TransactionRunner, publish: Publisher, limits: Limits) -> None:
         self._runner = runner
@@ -58,14 +65,7 @@ class Sequencer:
         """
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         if self._closed:
-            future.set_result(
-                Outcome(
-                    submission.op_id,
-                    error=p.Error(
-                        p.ErrorCode.INTERNAL, "The server is restarting. Send again in a moment.", submission.op_id
-                    ),
-                )
-            )
+            future.set_result(restarting(submission.op_id))
             return future
         self._queues.setdefault(board_id, deque()).append(_Pending(submission, future))
         if board_id not in self._workers:

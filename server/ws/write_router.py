@@ -27,7 +27,7 @@ import msgspec
 
 from boards import protocol as p
 from boards.engine import Outcome, Submission
-from boards.sequencer import Sequencer
+from boards.sequencer import Sequencer, restarting
 from server.broadcast.base import BroadcastBackend
 from server.broadcast.outbox import Outbox
 
@@ -104,20 +104,22 @@ class WriteRouter:
         if known is not None and known[1] > time.monotonic() and board_id not in self._claiming:
             return self._route(board_id, submission, known[0])
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        claim = self._claiming.get(board_id)
-        if claim is None:
-            claim = asyncio.create_task(self._claim(board_id))
-            self._claiming[board_id] = claim
-            claim.add_done_callback(lambda _: self._claiming.pop(board_id, None))
+        claim = self._claiming.get(board_id) or self._start_claim(board_id)
         claim.add_done_callback(
             lambda done: _chain(self._route(board_id, submission, _writer_of(done, self.origin)), future)
         )
         return future
 
+    def _start_claim(self, board_id: str) -> asyncio.Task[str]:
+        claim = asyncio.create_task(self._claim(board_id))
+        self._claiming[board_id] = claim
+        claim.add_done_callback(lambda _: self._claiming.pop(board_id, None))
+        return claim
+
     async def _claim(self, board_id: str) -> str:
         try:
             writer = await asyncio.wait_for(
-                self._backend.claim(f"board-writer:{board_id}", self.origin, LEASE_MS), FORWARD_TIMEOUT_SECONDS
+                self._backend.claim(_lease_key(board_id), self.origin, LEASE_MS), FORWARD_TIMEOUT_SECONDS
             )
         except Exception:
             # No lease without the backend: write here, as every process did before leases,
@@ -167,8 +169,10 @@ class WriteRouter:
 
     def _give_up(self, ref: str) -> None:
         entry = self._waiting.pop(ref, None)
-        if entry is None:
-            return
+        if entry is not None:
+            self._write_here(entry)
+
+    def _write_here(self, entry: tuple[asyncio.Future[Outcome], asyncio.TimerHandle, str, Submission]) -> None:
         future, timer, board_id, submission = entry
         timer.cancel()
         self.fallbacks += 1
@@ -203,9 +207,7 @@ class WriteRouter:
             and message.board not in self._claiming
             and not self._closing
         ):
-            task = asyncio.create_task(self._claim(message.board))
-            self._claiming[message.board] = task
-            task.add_done_callback(lambda _: self._claiming.pop(message.board, None))
+            self._start_claim(message.board)
 
     def _reply(self, reply_to: str, ref: str, done: asyncio.Future[Outcome]) -> None:
         if done.cancelled():
@@ -220,12 +222,11 @@ class WriteRouter:
         entry = self._waiting.pop(answer.ref, None)
         if entry is None:
             return  # answered too late: the operation was written here meanwhile
+        if answer.declined:
+            self._write_here(entry)
+            return
         future, timer, _, submission = entry
         timer.cancel()
-        if answer.declined:
-            self._waiting[answer.ref] = entry
-            self._give_up(answer.ref)
-            return
         if not future.done():
             future.set_result(
                 Outcome(submission.op_id, answer.seq, answer.duplicate, answer.replaced, error=answer.error)
@@ -238,7 +239,7 @@ class WriteRouter:
             if writer == self.origin:
                 try:
                     await asyncio.wait_for(
-                        self._backend.release(f"board-writer:{board_id}", self.origin), FORWARD_TIMEOUT_SECONDS
+                        self._backend.release(_lease_key(board_id), self.origin), FORWARD_TIMEOUT_SECONDS
                     )
                 except Exception:
                     break  # the leases run out by themselves
@@ -248,17 +249,14 @@ class WriteRouter:
         for future, timer, _, submission in self._waiting.values():
             timer.cancel()
             if not future.done():
-                future.set_result(
-                    Outcome(
-                        submission.op_id,
-                        error=p.Error(
-                            p.ErrorCode.INTERNAL, "The server is restarting. Send again in a moment.", submission.op_id
-                        ),
-                    )
-                )
+                future.set_result(restarting(submission.op_id))
         self._waiting.clear()
         for task in self._claiming.values():
             task.cancel()
+
+
+def _lease_key(board_id: str) -> str:
+    return f"board-writer:{board_id}"
 
 
 def _writer_of(claim: asyncio.Task[str], fallback: str) -> str:
