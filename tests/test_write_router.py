@@ -9,9 +9,11 @@ is written where it arrived, and an operation is never written twice.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+import msgspec
 import pytest
 from sqlalchemy import func, select
 
@@ -210,3 +212,69 @@ async def test_a_malformed_inbox_message_is_ignored_and_the_process_keeps_listen
 
     assert outcome.error is None and not outcome.duplicate
     assert writer.router.written_for_others == 1 and other.router.fallbacks == 0
+
+
+async def test_a_forwarded_operation_that_arrives_after_its_deadline_is_declined_not_written(
+    processes: tuple[Process, Process], seeded: Seeded, migrated_url: str
+) -> None:
+    """Held up (in the outbox while Redis was away, say), its sender has meanwhile written it or
+    told its client it failed; the client may have sent it again under a new op id."""
+    writer, other = processes
+    await writer.router.submit(seeded.board, _create(seeded, "w1", new_id()))
+    stale = write_router._Forward(
+        "late-1",
+        other.router.origin,
+        seeded.board,
+        seeded.professional,
+        "o-late",
+        p.ItemCreate(id=new_id(), item_type="card", fields={"text": "late"}, stage=seeded.stage, lane=seeded.lane),
+        expires=time.time() - 0.1,
+    )
+    await other.hub.backend.publish(writer.router.inbox, msgspec.json.encode(stale))
+    # A fresh one behind it goes through: the inbox is read in order, so the stale one was seen first.
+    outcome = await asyncio.wait_for(other.router.submit(seeded.board, _create(seeded, "o1", new_id())), 0.8)
+
+    assert outcome.error is None and other.router.fallbacks == 0
+    assert writer.router.declined_late == 1
+    assert await _logged(migrated_url, seeded.board, "o-late") == []
+    assert writer.router.written_for_others == 1, "only o1"
+
+
+async def test_when_a_forward_is_lost_the_ones_after_it_are_not_written_before_it(
+    processes: tuple[Process, Process], seeded: Seeded, migrated_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message lost on its way (Redis reconnecting, a full outbox): the writer declines what
+    follows it, and the sender writes both itself, the lost one first."""
+    monkeypatch.setattr(write_router, "FORWARD_TIMEOUT_SECONDS", 0.3)
+    writer, other = processes
+    card = new_id()
+    await writer.router.submit(seeded.board, _create(seeded, "w1", card))
+    await other.router.submit(seeded.board, _update(seeded, "o0", card))  # learns who writes the board
+    put = other.hub.outbox.put
+    lost: list[bytes] = []
+
+    def lose_the_first_forward(channel: str, data: bytes, *, droppable: bool = True) -> None:
+        if channel == writer.router.inbox and not lost:
+            lost.append(data)
+            return
+        put(channel, data, droppable=droppable)
+
+    monkeypatch.setattr(other.hub.outbox, "put", lose_the_first_forward)
+    # The same field twice, as a client sends it: the second value must be the one that stays.
+    first = other.router.submit(seeded.board, _update(seeded, "o1", card))
+    second = other.router.submit(seeded.board, _update(seeded, "o2", card))
+    outcomes = [await asyncio.wait_for(first, 5), await asyncio.wait_for(second, 5)]
+
+    assert lost, "the first forward was lost"
+    assert [o.error for o in outcomes] == [None, None]
+    assert outcomes[0].seq < outcomes[1].seq, "written in the order they were sent"
+    assert await _logged(migrated_url, seeded.board, "o1") == [outcomes[0].seq]
+    assert await _logged(migrated_url, seeded.board, "o2") == [outcomes[1].seq]
+    assert writer.router.declined_out_of_order == 1
+    assert writer.router.written_for_others == 1, "only o0"
+
+    # Later forwards start a new stream, which the writer takes again.
+    other.router._writers.clear()
+    third = await asyncio.wait_for(other.router.submit(seeded.board, _update(seeded, "o3", card)), 5)
+    assert third.error is None and third.seq > outcomes[1].seq
+    assert writer.router.written_for_others == 2

@@ -14,6 +14,14 @@ the engine recognises a resent operation by its op id. So when the holder does
 not answer in time (it stopped, Redis is away) the operation is written where it
 arrived, and a late answer is ignored. In one process (the in-memory backend)
 every operation is written at once, locally.
+
+One process's operations on a board keep their order whichever way they go.
+Its forwards to a writer form a numbered stream; the writer takes them only in
+order, and declines every later one once a number is missing (a message lost
+while Redis reconnected, or dropped from a full outbox), so that nothing sent
+after the missing one is written before it. An operation that is declined, or
+not answered in time, is written here after the board's earlier forwards have
+been settled, answered or written here themselves.
 """
 
 from __future__ import annotations
@@ -21,7 +29,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import secrets
 import time
+from dataclasses import dataclass
 
 import msgspec
 
@@ -39,6 +49,11 @@ LEASE_MS = 3000
 WRITER_CACHE_SECONDS = 1.0
 #: How long a forwarded operation waits for the writer's answer before it is written here.
 FORWARD_TIMEOUT_SECONDS = 1.0
+#: The writer takes a forwarded operation only this soon after it was sent (by the wall
+#: clocks of the two processes): one that comes later may already have been written by its
+#: sender, or failed there, and then been sent again under a new op id by its client.
+#: Half the timeout leaves the writer time to commit, and the clocks room to differ.
+FORWARD_DEADLINE_SECONDS = FORWARD_TIMEOUT_SECONDS / 2
 INBOX_PREFIX = "inbox:"
 
 
@@ -49,6 +64,12 @@ class _Forward(msgspec.Struct, tag="op", tag_field="k"):
     actor: str
     op_id: str
     command: p.AnyCommand
+    #: Unix time after which the writer declines it; 0 for none (a process of an older release).
+    expires: float = 0.0
+    #: The sender's stream of forwards to this writer for this board, and this one's number in it
+    #: (from 1); empty for none.
+    stream: str = ""
+    n: int = 0
 
 
 class _Answer(msgspec.Struct, tag="answer", tag_field="k"):
@@ -65,6 +86,35 @@ _decoder = msgspec.json.Decoder(_Forward | _Answer)
 _encoder = msgspec.json.Encoder()
 
 
+@dataclass(slots=True)
+class _Waiting:
+    """A forwarded operation waiting for the writer's answer."""
+
+    future: asyncio.Future[Outcome]
+    timer: asyncio.TimerHandle
+    board_id: str
+    submission: Submission
+    #: The board's previous forward, if it was still waiting when this one was sent.
+    after: asyncio.Future[Outcome] | None
+
+
+@dataclass(slots=True)
+class _StreamOut:
+    writer: str
+    stream: str
+    sent: int = 0
+    #: The last forward sent, until it is settled.
+    last: asyncio.Future[Outcome] | None = None
+
+
+@dataclass(slots=True)
+class _StreamIn:
+    stream: str
+    expected: int
+    intact: bool
+    seen_at: float
+
+
 class WriteRouter:
     def __init__(
         self, sequencer: Sequencer, backend: BroadcastBackend, outbox: Outbox, origin: str, *, single_process: bool
@@ -76,7 +126,9 @@ class WriteRouter:
         self._single_process = single_process
         self._writers: dict[str, tuple[str, float]] = {}
         self._claiming: dict[str, asyncio.Task[str]] = {}
-        self._waiting: dict[str, tuple[asyncio.Future[Outcome], asyncio.TimerHandle, str, Submission]] = {}
+        self._waiting: dict[str, _Waiting] = {}
+        self._streams_out: dict[str, _StreamOut] = {}
+        self._streams_in: dict[tuple[str, str], _StreamIn] = {}
         self._refs = itertools.count()
         # Per board, the last operation routed and where to: an operation routed elsewhere
         # waits for it, so that switching between forwarding and writing here keeps the order.
@@ -85,6 +137,8 @@ class WriteRouter:
         self.forwarded = 0
         self.written_for_others = 0
         self.fallbacks = 0
+        self.declined_late = 0
+        self.declined_out_of_order = 0
 
     @property
     def inbox(self) -> str:
@@ -130,6 +184,11 @@ class WriteRouter:
         if len(self._writers) > 1000:
             now = time.monotonic()
             self._writers = {board: entry for board, entry in self._writers.items() if entry[1] > now}
+            self._streams_out = {
+                board: stream
+                for board, stream in self._streams_out.items()
+                if board in self._writers or stream.last is not None
+            }
         self._writers[board_id] = (writer, time.monotonic() + WRITER_CACHE_SECONDS)
         return writer
 
@@ -161,25 +220,55 @@ class WriteRouter:
         future: asyncio.Future[Outcome] = loop.create_future()
         ref = f"{self.origin}:{next(self._refs)}"
         timer = loop.call_later(FORWARD_TIMEOUT_SECONDS, self._give_up, ref)
-        self._waiting[ref] = (future, timer, board_id, submission)
-        message = _Forward(ref, self.origin, board_id, submission.actor, submission.op_id, submission.command)
+        stream = self._streams_out.get(board_id)
+        if stream is None or stream.writer != writer:
+            stream = self._streams_out[board_id] = _StreamOut(writer, secrets.token_hex(6))
+        stream.sent += 1
+        after = stream.last if stream.last is not None and not stream.last.done() else None
+        stream.last = future
+        self._waiting[ref] = _Waiting(future, timer, board_id, submission, after)
+        future.add_done_callback(lambda done: self._forget_stream(board_id, stream, done))
+        message = _Forward(
+            ref,
+            self.origin,
+            board_id,
+            submission.actor,
+            submission.op_id,
+            submission.command,
+            expires=time.time() + FORWARD_DEADLINE_SECONDS,
+            stream=stream.stream,
+            n=stream.sent,
+        )
         self._outbox.put(INBOX_PREFIX + writer, _encoder.encode(message))
         self.forwarded += 1
         return future
+
+    def _forget_stream(self, board_id: str, stream: _StreamOut, done: asyncio.Future[Outcome]) -> None:
+        if stream.last is done and self._streams_out.get(board_id) is stream:
+            stream.last = None
 
     def _give_up(self, ref: str) -> None:
         entry = self._waiting.pop(ref, None)
         if entry is not None:
             self._write_here(entry)
 
-    def _write_here(self, entry: tuple[asyncio.Future[Outcome], asyncio.TimerHandle, str, Submission]) -> None:
-        future, timer, board_id, submission = entry
-        timer.cancel()
+    def _write_here(self, entry: _Waiting) -> None:
+        entry.timer.cancel()
         self.fallbacks += 1
-        # The writer may be gone: write this board here until its lease would have run out.
+        board_id = entry.board_id
+        # The writer may be gone: write this board here until its lease would have run out. The
+        # stream ends: the writer declines the rest of it, and a later one starts afresh.
         self._writers[board_id] = (self.origin, time.monotonic() + LEASE_MS / 1000)
-        log.warning("the board's writer did not answer; writing the operation here", extra={"board": board_id})
-        _chain(self._sequencer.enqueue(board_id, submission), future)
+        self._streams_out.pop(board_id, None)
+        log.warning("the board's writer did not take the operation; writing it here", extra={"board": board_id})
+
+        def write() -> None:
+            _chain(self._sequencer.enqueue(board_id, entry.submission), entry.future)
+
+        if entry.after is not None and not entry.after.done():
+            entry.after.add_done_callback(lambda _: write())
+        else:
+            write()
 
     # ------------------------------------------------------------ the writing side
 
@@ -193,7 +282,20 @@ class WriteRouter:
         if isinstance(message, _Answer):
             self._answered(message)
             return
-        if self._closing:
+        late = bool(message.expires) and time.time() > message.expires
+        in_order = self._in_order(message, intact=not (self._closing or late))
+        if self._closing or late or not in_order:
+            if late:
+                self.declined_late += 1
+                log.warning(
+                    "declined a forwarded operation that came too late (or the processes' clocks differ)",
+                    extra={"board": message.board},
+                )
+            elif not in_order and not self._closing:
+                self.declined_out_of_order += 1
+                log.warning(
+                    "declined a forwarded operation sent after one that is missing", extra={"board": message.board}
+                )
             self._outbox.put(INBOX_PREFIX + message.reply_to, _encoder.encode(_Answer(message.ref, declined=True)))
             return
         submission = Submission(message.actor, message.op_id, message.command)
@@ -208,6 +310,26 @@ class WriteRouter:
             and not self._closing
         ):
             self._start_claim(message.board)
+
+    def _in_order(self, message: _Forward, *, intact: bool) -> bool:
+        """True if ``message`` is the next of its stream and nothing of the stream was declined.
+
+        ``intact`` False: this one is declined anyway, and so is the rest of its stream.
+        """
+        if not message.stream:
+            return intact  # from a process of an older release: no numbers to check
+        key = (message.reply_to, message.board)
+        now = time.monotonic()
+        known = self._streams_in.get(key)
+        if known is None or known.stream != message.stream:
+            if len(self._streams_in) > 1000:
+                self._streams_in = {k: v for k, v in self._streams_in.items() if now - v.seen_at < 60}
+            known = self._streams_in[key] = _StreamIn(message.stream, 1, True, now)
+        in_order = known.intact and message.n == known.expected
+        known.expected = message.n + 1
+        known.intact = in_order and intact
+        known.seen_at = now
+        return in_order
 
     def _reply(self, reply_to: str, ref: str, done: asyncio.Future[Outcome]) -> None:
         if done.cancelled():
@@ -225,11 +347,10 @@ class WriteRouter:
         if answer.declined:
             self._write_here(entry)
             return
-        future, timer, _, submission = entry
-        timer.cancel()
-        if not future.done():
-            future.set_result(
-                Outcome(submission.op_id, answer.seq, answer.duplicate, answer.replaced, error=answer.error)
+        entry.timer.cancel()
+        if not entry.future.done():
+            entry.future.set_result(
+                Outcome(entry.submission.op_id, answer.seq, answer.duplicate, answer.replaced, error=answer.error)
             )
 
     async def begin_closing(self) -> None:
@@ -246,10 +367,10 @@ class WriteRouter:
         self._writers.clear()
 
     def close(self) -> None:
-        for future, timer, _, submission in self._waiting.values():
-            timer.cancel()
-            if not future.done():
-                future.set_result(restarting(submission.op_id))
+        for entry in self._waiting.values():
+            entry.timer.cancel()
+            if not entry.future.done():
+                entry.future.set_result(restarting(entry.submission.op_id))
         self._waiting.clear()
         for task in self._claiming.values():
             task.cancel()
