@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
+# The demo's invite links and the allowed origin follow the port (unless KUMPPANI_BASE_URL is set).
+run: export KUMPPANI_BASE_URL ?= http://$(if $(filter 0.0.0.0,$(HOST)),127.0.0.1,$(HOST)):$(PORT)
 run: install
 	$(VENV)/bin/kumppani migrate
 	$(VENV)/bin/kumppani demo

@@ -367,7 +367,3 @@ class Hub:
                 except Exception:
                     log.warning("presence refresh failed")
                     break
-
-
-def describe(hub: Hub) -> dict[str, Any]:
-    return {"boards": len(hub._boards), "connections": len(hub.all_connections())}
