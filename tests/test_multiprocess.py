@@ -80,7 +80,7 @@ def _wait_port(port: int, timeout: float = 20) -> None:
 
 
 class ServerProcess:
-    def __init__(self, database_url: str, redis_url: str, data_dir: Path) -> None:
+    def __init__(self, database_url: str, redis_url: str, data_dir: Path, **settings: str) -> None:
         self.port = free_port()
         env = {
             **os.environ,
@@ -92,6 +92,7 @@ class ServerProcess:
             "KUMPPANI_OPS_PER_SECOND": "1000",
             "KUMPPANI_OPS_BURST": "1000",
             "KUMPPANI_LOG_LEVEL": "WARNING",
+            **settings,
         }
         # The server's log goes to a file: a pipe nobody reads would block it once full.
         with open(data_dir / f"server-{self.port}.log", "wb") as log:
@@ -180,3 +181,58 @@ async def test_edits_cross_processes_in_order_and_survive_a_redis_restart(cluste
     assert sorted(set(bob_seen)) == bob_seen and bob_seen[-1] == after.seq
     await alice.close()
     await bob.close()
+
+
+async def _registered(client: BoardClient, person: str) -> None:
+    """Until the server has registered the connection (its presence list, sent after, names the person)."""
+    deadline = time.monotonic() + 10
+    while person not in client.presence:
+        assert time.monotonic() < deadline, "the connection's presence never came"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_persons_connection_limit_counts_their_connections_in_every_process(
+    pg_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    await asyncio.to_thread(upgrade, pg_url)  # it runs an event loop of its own
+    seeded = await seed_workspace(pg_url)
+    one = ServerProcess(pg_url, redis_url, tmp_path, KUMPPANI_CONNECTIONS_PER_PERSON="3")
+    two = ServerProcess(pg_url, redis_url, tmp_path, KUMPPANI_CONNECTIONS_PER_PERSON="3")
+    opened: list[BoardClient] = []
+    try:
+        for server in (one, one, two):
+            client = server.client(seeded, "customer")
+            await client.connect()
+            opened.append(client)
+            await _registered(client, seeded.customer)
+
+        # Three open, two of them in the other process: a fourth is refused in either.
+        for server in (two, one):
+            refused = server.client(seeded, "customer")
+            with pytest.raises(ConnectionRefusedError):
+                await refused.connect()
+            assert refused.closed_code == p.CloseCode.TOO_MANY_CONNECTIONS
+
+        # Someone else is not affected.
+        other = two.client(seeded, "professional")
+        await other.connect()
+        opened.append(other)
+
+        # Closing one in the first process makes room in the second.
+        await opened.pop(0).close()
+        deadline = time.monotonic() + 10
+        while True:
+            again = two.client(seeded, "customer")
+            try:
+                await again.connect()
+                opened.append(again)
+                break
+            except ConnectionRefusedError:
+                assert again.closed_code == p.CloseCode.TOO_MANY_CONNECTIONS
+                assert time.monotonic() < deadline, "the closed connection was never released"
+                await asyncio.sleep(0.05)
+    finally:
+        for client in opened:
+            await client.close()
+        one.stop()
+        two.stop()

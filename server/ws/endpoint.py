@@ -77,7 +77,8 @@ async def board_socket(websocket: WebSocket) -> None:
         await websocket.close(code=admitted, reason=reason)
         return
     info, access = admitted
-    if state.connections_of(info.person_id) >= state.settings.connections_per_person:
+    open_now = await state.hub.connections_of(info.person_id, state.connections_of(info.person_id))
+    if open_now >= state.settings.connections_per_person:
         await websocket.accept()
         await websocket.close(code=p.CloseCode.TOO_MANY_CONNECTIONS, reason="too many connections")
         return

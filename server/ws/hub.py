@@ -344,9 +344,32 @@ class Hub:
     async def presence_put(self, conn: Connection) -> None:
         entry = p.PresenceEntry(person=conn.person_id, name=conn.name, role=conn.role, editing=conn.editing)
         await self.backend.presence_put(conn.board_id, conn.conn_id, p.encode(entry), PRESENCE_TTL)
+        if not self._single_process:
+            # So that other processes count this connection against the person's limit.
+            await self.backend.presence_put(
+                _person_scope(conn.person_id), conn.conn_id, self.origin.encode(), PRESENCE_TTL
+            )
 
     async def presence_remove(self, conn: Connection) -> None:
         await self.backend.presence_remove(conn.board_id, conn.conn_id)
+        if not self._single_process:
+            await self.backend.presence_remove(_person_scope(conn.person_id), conn.conn_id)
+
+    async def connections_of(self, person_id: str, here: int) -> int:
+        """The person's open connections: ``here`` in this process, plus those other processes registered.
+
+        Without the backend, only this process's are counted: the limit then holds per process.
+        A process that died leaves its connections counted until their presence expires.
+        """
+        if self._single_process:
+            return here
+        try:
+            entries = await asyncio.wait_for(self.backend.presence_list(_person_scope(person_id)), 1.0)
+        except Exception:
+            log.warning("could not count the person's connections in other processes")
+            return here
+        mine = self.origin.encode()
+        return here + sum(1 for origin in entries.values() if origin != mine)
 
     async def presence_list(self, board_id: str) -> list[p.PresenceEntry]:
         """Who is on the board, one entry per person (a person may have several tabs open)."""
@@ -367,3 +390,7 @@ class Hub:
                 except Exception:
                     log.warning("presence refresh failed")
                     break
+
+
+def _person_scope(person_id: str) -> str:
+    return f"person:{person_id}"
