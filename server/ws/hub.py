@@ -33,7 +33,10 @@ from server.ws.connection import Connection, Outgoing
 
 log = logging.getLogger("kumppani.hub")
 
-PRESENCE_TTL = 90
+#: Seconds a connection's presence lives unless refreshed (every third of it). A process that
+#: dies leaves its people shown on the board, and counted against their connection limit,
+#: for at most this long.
+PRESENCE_TTL = 30
 CATCH_UP_BATCH = 500
 CONTROL_CHANNEL = "control"
 
