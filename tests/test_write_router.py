@@ -278,3 +278,43 @@ async def test_when_a_forward_is_lost_the_ones_after_it_are_not_written_before_i
     third = await asyncio.wait_for(other.router.submit(seeded.board, _update(seeded, "o3", card)), 5)
     assert third.error is None and third.seq > outcomes[1].seq
     assert writer.router.written_for_others == 2
+
+
+async def test_an_operation_starting_a_new_stream_waits_for_the_declined_ones_before_it(
+    processes: tuple[Process, Process], seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A decline ends the stream; a lease lookup that was under way then sends the next operation
+    to the writer on a new stream, which the writer would take at once. It must wait for the
+    declined operations, which are written here after the lost one."""
+    monkeypatch.setattr(write_router, "FORWARD_TIMEOUT_SECONDS", 0.5)
+    writer, other = processes
+    card = new_id()
+    await writer.router.submit(seeded.board, _create(seeded, "w1", card))
+    await other.router.submit(seeded.board, _update(seeded, "o0", card))
+    put = other.hub.outbox.put
+    lost: list[bytes] = []
+
+    def lose_the_first_forward(channel: str, data: bytes, *, droppable: bool = True) -> None:
+        if channel == writer.router.inbox and not lost:
+            lost.append(data)
+            return
+        put(channel, data, droppable=droppable)
+
+    monkeypatch.setattr(other.hub.outbox, "put", lose_the_first_forward)
+    claim = other.hub.backend.claim
+
+    async def slow_claim(*args: object) -> str:
+        await asyncio.sleep(0.1)  # Redis is slow to answer, as when it loses messages
+        return await claim(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(other.hub.backend, "claim", slow_claim)
+    first = other.router.submit(seeded.board, _update(seeded, "o1", card))  # lost
+    second = other.router.submit(seeded.board, _update(seeded, "o2", card))  # declined: o1 is missing
+    writer_id, _ = other.router._writers[seeded.board]
+    other.router._writers[seeded.board] = (writer_id, time.monotonic() - 1)  # the cached writer runs out
+    third = other.router.submit(seeded.board, _update(seeded, "o3", card))  # waits for the lookup
+    outcomes = [await asyncio.wait_for(f, 5) for f in (first, second, third)]
+
+    assert [o.error for o in outcomes] == [None, None, None]
+    seqs = [o.seq for o in outcomes]
+    assert seqs == sorted(seqs), f"written out of order: {seqs}"

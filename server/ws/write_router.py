@@ -194,8 +194,12 @@ class WriteRouter:
 
     def _route(self, board_id: str, submission: Submission, writer: str) -> asyncio.Future[Outcome]:
         tail = self._tails.get(board_id)
-        # Wait when the previous operation goes elsewhere, or is itself still waiting to go.
-        deferred = tail is not None and not tail[0].done() and (tail[1] != writer or tail[2])
+        # Wait when the previous operation goes elsewhere, or is itself still waiting to go, or
+        # when this one would start a new stream: the old one's operations may still be on their
+        # way to being written here, and the writer would take a new stream's first at once.
+        stream = self._streams_out.get(board_id)
+        new_stream = writer != self.origin and (stream is None or stream.writer != writer)
+        deferred = tail is not None and not tail[0].done() and (tail[1] != writer or tail[2] or new_stream)
         if tail is not None and deferred:
             future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
             tail[0].add_done_callback(lambda _: _chain(self._send(board_id, submission, writer), future))
