@@ -25,6 +25,8 @@ class AppState:
     op_buckets: BucketMap
     extra_origins: frozenset[str] = frozenset()
     _by_person: dict[str, set[Connection]] = field(default_factory=lambda: defaultdict(set))
+    #: Connections being opened (counted against the limit before they are tracked).
+    _reserved: dict[str, int] = field(default_factory=dict)
 
     @property
     def cookie_name(self) -> str:
@@ -41,8 +43,19 @@ class AppState:
             if not conns:
                 del self._by_person[conn.person_id]
 
+    def reserve(self, person_id: str) -> None:
+        self._reserved[person_id] = self._reserved.get(person_id, 0) + 1
+
+    def release(self, person_id: str) -> None:
+        left = self._reserved.get(person_id, 0) - 1
+        if left > 0:
+            self._reserved[person_id] = left
+        else:
+            self._reserved.pop(person_id, None)
+
     def connections_of(self, person_id: str) -> int:
-        return len(self._by_person.get(person_id, ()))
+        """Open in this process, and being opened."""
+        return len(self._by_person.get(person_id, ())) + self._reserved.get(person_id, 0)
 
     def connections_for(self, person_id: str) -> list[Connection]:
         return list(self._by_person.get(person_id, ()))

@@ -577,6 +577,20 @@ async def test_connections_per_person(seeded: Seeded, migrated_url: str, tmp_pat
             assert again.replica.seq == ack.seq
 
 
+async def test_connections_opened_at_once_still_keep_to_the_limit(
+    seeded: Seeded, migrated_url: str, tmp_path: Path
+) -> None:
+    """Each takes its place before anything is awaited, so a burst cannot slip past the count."""
+    with _server(migrated_url, tmp_path, KUMPPANI_CONNECTIONS_PER_PERSON="2") as server:
+        async with _clients(server) as made:
+            burst = [_client(server, seeded, made) for _ in range(6)]
+            results = await asyncio.gather(*(c.connect() for c in burst), return_exceptions=True)
+            opened = [c for c, r in zip(burst, results, strict=True) if r is None]
+            refused = [c for c, r in zip(burst, results, strict=True) if isinstance(r, ConnectionRefusedError)]
+            assert len(opened) == 2 and len(refused) == 4, results
+            assert {c.closed_code for c in refused} == {p.CloseCode.TOO_MANY_CONNECTIONS}
+
+
 # ------------------------------------------------------------------ handshake
 
 

@@ -77,13 +77,11 @@ async def board_socket(websocket: WebSocket) -> None:
         await websocket.close(code=admitted, reason=reason)
         return
     info, access = admitted
-    open_now = await state.hub.connections_of(info.person_id, state.connections_of(info.person_id))
-    if open_now >= state.settings.connections_per_person:
+    conn_id = secrets.token_hex(8)
+    if not await _room_for(state, info.person_id, conn_id):
         await websocket.accept()
         await websocket.close(code=p.CloseCode.TOO_MANY_CONNECTIONS, reason="too many connections")
         return
-
-    await websocket.accept()
 
     async def close(code: int, reason: str) -> None:
         try:
@@ -91,21 +89,26 @@ async def board_socket(websocket: WebSocket) -> None:
         except Exception:  # already gone
             pass
 
-    conn = Connection(
-        websocket.send,
-        board_id=board_id,
-        person_id=info.person_id,
-        name=info.display_name,
-        role=access.role,
-        conn_id=secrets.token_hex(8),
-        queue_limit=state.settings.send_queue_frames,
-        session_id=info.session_id,
-        close=close,
-        send_framed=websocket.scope.get("extensions", {}).get(SEND_FRAMED),
-    )
-    session = _Session(state, websocket, conn, access, state.op_buckets.get(info.person_id), [])
-    state.track(conn)
+    reserved = True
+    session: _Session | None = None
     try:
+        await websocket.accept()
+        conn = Connection(
+            websocket.send,
+            board_id=board_id,
+            person_id=info.person_id,
+            name=info.display_name,
+            role=access.role,
+            conn_id=conn_id,
+            queue_limit=state.settings.send_queue_frames,
+            session_id=info.session_id,
+            close=close,
+            send_framed=websocket.scope.get("extensions", {}).get(SEND_FRAMED),
+        )
+        session = _Session(state, websocket, conn, access, state.op_buckets.get(info.person_id), [])
+        state.track(conn)
+        state.release(info.person_id)  # the tracked connection counts from now on
+        reserved = False
         hello = await _await_hello(session)
         if hello is None:
             return
@@ -126,9 +129,32 @@ async def board_socket(websocket: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
-        state.untrack(conn)
-        await state.hub.leave(conn)
-        await _depart(session)
+        if reserved:
+            state.release(info.person_id)
+        if session is not None:
+            state.untrack(session.conn)
+            await state.hub.leave(session.conn)
+            await _depart(session)
+        await state.hub.unregister_connection(info.person_id, conn_id)
+
+
+async def _room_for(state: AppState, person_id: str, conn_id: str) -> bool:
+    """Take a place for one more connection of the person, or False when they have as many as allowed.
+
+    The place is taken before anything is awaited, so that connections opening at once in
+    this process count each other; the other processes count it once it is registered.
+    """
+    state.reserve(person_id)
+    try:
+        here = state.connections_of(person_id) - 1  # open or opening here, besides this one
+        if await state.hub.connections_of(person_id, here) >= state.settings.connections_per_person:
+            state.release(person_id)
+            return False
+        await state.hub.register_connection(person_id, conn_id)
+    except BaseException:
+        state.release(person_id)
+        raise
+    return True
 
 
 async def _admit(state: AppState, board_id: str, token: str | None) -> tuple[SessionInfo, BoardAccess] | int:

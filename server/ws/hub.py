@@ -347,16 +347,30 @@ class Hub:
     async def presence_put(self, conn: Connection) -> None:
         entry = p.PresenceEntry(person=conn.person_id, name=conn.name, role=conn.role, editing=conn.editing)
         await self.backend.presence_put(conn.board_id, conn.conn_id, p.encode(entry), PRESENCE_TTL)
-        if not self._single_process:
-            # So that other processes count this connection against the person's limit.
-            await self.backend.presence_put(
-                _person_scope(conn.person_id), conn.conn_id, self.origin.encode(), PRESENCE_TTL
-            )
 
     async def presence_remove(self, conn: Connection) -> None:
         await self.backend.presence_remove(conn.board_id, conn.conn_id)
-        if not self._single_process:
-            await self.backend.presence_remove(_person_scope(conn.person_id), conn.conn_id)
+
+    # ------------------------------------------------------------ connections per person, in every process
+
+    async def register_connection(self, person_id: str, conn_id: str) -> None:
+        """Let the other processes count this connection against the person's limit (refreshed with presence)."""
+        if self._single_process:
+            return
+        try:
+            await asyncio.wait_for(
+                self.backend.presence_put(_person_scope(person_id), conn_id, self.origin.encode(), PRESENCE_TTL), 1.0
+            )
+        except Exception:
+            log.warning("could not register a connection for the other processes")
+
+    async def unregister_connection(self, person_id: str, conn_id: str) -> None:
+        if self._single_process:
+            return
+        try:
+            await asyncio.wait_for(self.backend.presence_remove(_person_scope(person_id), conn_id), 1.0)
+        except Exception:
+            log.warning("could not unregister a connection; it expires by itself")
 
     async def connections_of(self, person_id: str, here: int) -> int:
         """The person's open connections: ``here`` in this process, plus those other processes registered.
@@ -388,8 +402,17 @@ class Hub:
         while True:
             await asyncio.sleep(PRESENCE_TTL / 3)
             for conn in self.all_connections():
+                if conn.closed:
+                    continue  # leaving: its entries are being removed
                 try:
                     await self.presence_put(conn)
+                    if not self._single_process:
+                        await self.backend.presence_put(
+                            _person_scope(conn.person_id), conn.conn_id, self.origin.encode(), PRESENCE_TTL
+                        )
+                    if conn.closed:  # it left while we wrote: take back what we put again
+                        await self.presence_remove(conn)
+                        await self.unregister_connection(conn.person_id, conn.conn_id)
                 except Exception:
                     log.warning("presence refresh failed")
                     break

@@ -55,6 +55,8 @@ FORWARD_TIMEOUT_SECONDS = 1.0
 #: Half the timeout leaves the writer time to commit, and the clocks room to differ.
 FORWARD_DEADLINE_SECONDS = FORWARD_TIMEOUT_SECONDS / 2
 INBOX_PREFIX = "inbox:"
+#: A stream of forwards idle this long starts afresh: the writer forgets streams idle for twice as long.
+STREAM_IDLE_SECONDS = 30.0
 
 
 class _Forward(msgspec.Struct, tag="op", tag_field="k"):
@@ -103,6 +105,7 @@ class _StreamOut:
     writer: str
     stream: str
     sent: int = 0
+    sent_at: float = 0.0
     #: The last forward sent, until it is settled.
     last: asyncio.Future[Outcome] | None = None
 
@@ -225,9 +228,11 @@ class WriteRouter:
         ref = f"{self.origin}:{next(self._refs)}"
         timer = loop.call_later(FORWARD_TIMEOUT_SECONDS, self._give_up, ref)
         stream = self._streams_out.get(board_id)
-        if stream is None or stream.writer != writer:
+        now = time.monotonic()
+        if stream is None or stream.writer != writer or now - stream.sent_at > STREAM_IDLE_SECONDS:
             stream = self._streams_out[board_id] = _StreamOut(writer, secrets.token_hex(6))
         stream.sent += 1
+        stream.sent_at = now
         after = stream.last if stream.last is not None and not stream.last.done() else None
         stream.last = future
         self._waiting[ref] = _Waiting(future, timer, board_id, submission, after)
@@ -327,7 +332,9 @@ class WriteRouter:
         known = self._streams_in.get(key)
         if known is None or known.stream != message.stream:
             if len(self._streams_in) > 1000:
-                self._streams_in = {k: v for k, v in self._streams_in.items() if now - v.seen_at < 60}
+                self._streams_in = {
+                    k: v for k, v in self._streams_in.items() if now - v.seen_at < 2 * STREAM_IDLE_SECONDS
+                }
             known = self._streams_in[key] = _StreamIn(message.stream, 1, True, now)
         in_order = known.intact and message.n == known.expected
         known.expected = message.n + 1
