@@ -102,6 +102,21 @@ async def _operations(database_url: str, board_id: str) -> int:
         await engine.dispose()
 
 
+def _lose_the_first_forward(monkeypatch: pytest.MonkeyPatch, sender: Process, writer: Process) -> list[bytes]:
+    """The sender's next forward to the writer is lost on its way; returns what was lost."""
+    put = sender.hub.outbox.put
+    lost: list[bytes] = []
+
+    def lose(channel: str, data: bytes, *, droppable: bool = True) -> None:
+        if channel == writer.router.inbox and not lost:
+            lost.append(data)
+            return
+        put(channel, data, droppable=droppable)
+
+    monkeypatch.setattr(sender.hub.outbox, "put", lose)
+    return lost
+
+
 async def test_operations_arriving_elsewhere_are_written_by_the_boards_writer_in_order(
     processes: tuple[Process, Process], seeded: Seeded
 ) -> None:
@@ -250,16 +265,7 @@ async def test_when_a_forward_is_lost_the_ones_after_it_are_not_written_before_i
     card = new_id()
     await writer.router.submit(seeded.board, _create(seeded, "w1", card))
     await other.router.submit(seeded.board, _update(seeded, "o0", card))  # learns who writes the board
-    put = other.hub.outbox.put
-    lost: list[bytes] = []
-
-    def lose_the_first_forward(channel: str, data: bytes, *, droppable: bool = True) -> None:
-        if channel == writer.router.inbox and not lost:
-            lost.append(data)
-            return
-        put(channel, data, droppable=droppable)
-
-    monkeypatch.setattr(other.hub.outbox, "put", lose_the_first_forward)
+    lost = _lose_the_first_forward(monkeypatch, other, writer)
     # The same field twice, as a client sends it: the second value must be the one that stays.
     first = other.router.submit(seeded.board, _update(seeded, "o1", card))
     second = other.router.submit(seeded.board, _update(seeded, "o2", card))
@@ -291,16 +297,7 @@ async def test_an_operation_starting_a_new_stream_waits_for_the_declined_ones_be
     card = new_id()
     await writer.router.submit(seeded.board, _create(seeded, "w1", card))
     await other.router.submit(seeded.board, _update(seeded, "o0", card))
-    put = other.hub.outbox.put
-    lost: list[bytes] = []
-
-    def lose_the_first_forward(channel: str, data: bytes, *, droppable: bool = True) -> None:
-        if channel == writer.router.inbox and not lost:
-            lost.append(data)
-            return
-        put(channel, data, droppable=droppable)
-
-    monkeypatch.setattr(other.hub.outbox, "put", lose_the_first_forward)
+    _lose_the_first_forward(monkeypatch, other, writer)
     claim = other.hub.backend.claim
 
     async def slow_claim(*args: object) -> str:
