@@ -406,10 +406,7 @@ class Hub:
                     continue  # leaving: its entries are being removed
                 try:
                     await self.presence_put(conn)
-                    if not self._single_process:
-                        await self.backend.presence_put(
-                            _person_scope(conn.person_id), conn.conn_id, self.origin.encode(), PRESENCE_TTL
-                        )
+                    await self.register_connection(conn.person_id, conn.conn_id)
                     if conn.closed:  # it left while we wrote: take back what we put again
                         await self.presence_remove(conn)
                         await self.unregister_connection(conn.person_id, conn.conn_id)
