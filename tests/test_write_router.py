@@ -315,3 +315,25 @@ async def test_an_operation_starting_a_new_stream_waits_for_the_declined_ones_be
     assert [o.error for o in outcomes] == [None, None, None]
     seqs = [o.seq for o in outcomes]
     assert seqs == sorted(seqs), f"written out of order: {seqs}"
+
+
+async def test_a_lease_taken_while_shutting_down_is_handed_back_at_once(
+    processes: tuple[Process, Process], seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lookup was under way when shutdown began: the other process can take the board at once,
+    not only when the lease runs out."""
+    closing, other = processes
+    claim = closing.hub.backend.claim
+
+    async def slow_claim(*args: object) -> str:
+        await asyncio.sleep(0.2)
+        return await claim(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(closing.hub.backend, "claim", slow_claim)
+    written = closing.router.submit(seeded.board, _create(seeded, "c1", new_id()))
+    await asyncio.sleep(0.05)  # the lookup is under way
+    await closing.router.begin_closing()
+    await asyncio.wait_for(written, 5)
+
+    lease = write_router._lease_key(seeded.board)
+    assert await other.hub.backend.claim(lease, other.router.origin, write_router.LEASE_MS) == other.router.origin

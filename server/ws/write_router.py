@@ -27,6 +27,7 @@ been settled, answered or written here themselves.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import secrets
@@ -184,6 +185,14 @@ class WriteRouter:
             log.warning("could not ask who writes a board; writing it here", extra={"board": board_id})
             self._writers[board_id] = (self.origin, time.monotonic() + WRITER_CACHE_SECONDS)
             return self.origin
+        if self._closing:
+            # Shutting down while asking: hand a lease just taken back now, not when it runs out.
+            if writer == self.origin:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(
+                        self._backend.release(_lease_key(board_id), self.origin), FORWARD_TIMEOUT_SECONDS
+                    )
+            return writer
         if len(self._writers) > 1000:
             now = time.monotonic()
             self._writers = {board: entry for board, entry in self._writers.items() if entry[1] > now}
