@@ -97,7 +97,7 @@ class _Waiting:
     timer: asyncio.TimerHandle
     board_id: str
     submission: Submission
-    #: The board's previous forward, if it was still waiting when this one was sent.
+    #: The board's previous operation, if it was still waiting when this one was sent.
     after: asyncio.Future[Outcome] | None
 
 
@@ -107,8 +107,6 @@ class _StreamOut:
     stream: str
     sent: int = 0
     sent_at: float = 0.0
-    #: The last forward sent, until it is settled.
-    last: asyncio.Future[Outcome] | None = None
 
 
 @dataclass(slots=True)
@@ -196,11 +194,7 @@ class WriteRouter:
         if len(self._writers) > 1000:
             now = time.monotonic()
             self._writers = {board: entry for board, entry in self._writers.items() if entry[1] > now}
-            self._streams_out = {
-                board: stream
-                for board, stream in self._streams_out.items()
-                if board in self._writers or stream.last is not None
-            }
+            self._streams_out = {board: stream for board, stream in self._streams_out.items() if board in self._writers}
         self._writers[board_id] = (writer, time.monotonic() + WRITER_CACHE_SECONDS)
         return writer
 
@@ -211,12 +205,14 @@ class WriteRouter:
         # way to being written here, and the writer would take a new stream's first at once.
         stream = self._streams_out.get(board_id)
         new_stream = writer != self.origin and (stream is None or stream.writer != writer)
-        deferred = tail is not None and not tail[0].done() and (tail[1] != writer or tail[2] or new_stream)
-        if tail is not None and deferred:
+        pending = tail[0] if tail is not None and not tail[0].done() else None
+        deferred = pending is not None and tail is not None and (tail[1] != writer or tail[2] or new_stream)
+        if pending is not None and deferred:
             future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-            tail[0].add_done_callback(lambda _: _chain(self._send(board_id, submission, writer), future))
+            pending.add_done_callback(lambda _: _chain(self._send(board_id, submission, writer, None), future))
         else:
-            future = self._send(board_id, submission, writer)
+            # Not deferred: a pending previous operation went to the same writer, on the same stream.
+            future = self._send(board_id, submission, writer, pending)
         self._tails[board_id] = (future, writer, deferred)
         future.add_done_callback(lambda done: self._forget_tail(board_id, done))
         return future
@@ -226,12 +222,16 @@ class WriteRouter:
         if tail is not None and tail[0] is done:
             del self._tails[board_id]
 
-    def _send(self, board_id: str, submission: Submission, writer: str) -> asyncio.Future[Outcome]:
+    def _send(
+        self, board_id: str, submission: Submission, writer: str, after: asyncio.Future[Outcome] | None
+    ) -> asyncio.Future[Outcome]:
         if writer == self.origin:
             return self._sequencer.enqueue(board_id, submission)
-        return self._forward(board_id, submission, writer)
+        return self._forward(board_id, submission, writer, after)
 
-    def _forward(self, board_id: str, submission: Submission, writer: str) -> asyncio.Future[Outcome]:
+    def _forward(
+        self, board_id: str, submission: Submission, writer: str, after: asyncio.Future[Outcome] | None
+    ) -> asyncio.Future[Outcome]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Outcome] = loop.create_future()
         ref = f"{self.origin}:{next(self._refs)}"
@@ -242,10 +242,7 @@ class WriteRouter:
             stream = self._streams_out[board_id] = _StreamOut(writer, secrets.token_hex(6))
         stream.sent += 1
         stream.sent_at = now
-        after = stream.last if stream.last is not None and not stream.last.done() else None
-        stream.last = future
         self._waiting[ref] = _Waiting(future, timer, board_id, submission, after)
-        future.add_done_callback(lambda done: self._forget_stream(board_id, stream, done))
         message = _Forward(
             ref,
             self.origin,
@@ -260,10 +257,6 @@ class WriteRouter:
         self._outbox.put(INBOX_PREFIX + writer, _encoder.encode(message))
         self.forwarded += 1
         return future
-
-    def _forget_stream(self, board_id: str, stream: _StreamOut, done: asyncio.Future[Outcome]) -> None:
-        if stream.last is done and self._streams_out.get(board_id) is stream:
-            stream.last = None
 
     def _give_up(self, ref: str) -> None:
         entry = self._waiting.pop(ref, None)
