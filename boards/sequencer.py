@@ -3,10 +3,12 @@ written wait and go together in the next transaction (group commit).
 
 Batching keeps the cost of a durable write per operation low at high rates
 without adding latency at low rates: a lone operation is written at once. When
-the board is busy (its previous batch was written moments ago), the writer
+the board's writer is saturated (busy writing more than half of the time), it
 waits a couple of milliseconds for more operations before it begins: every
 batch costs one transaction and one frame per recipient, however many
-operations it holds.
+operations it holds, and near saturation every write saved shortens the queue.
+Below that the wait would only add latency: the operations that arrive while a
+batch is written go together in the next one anyway.
 """
 
 from __future__ import annotations
@@ -29,9 +31,38 @@ log = logging.getLogger("kumppani.sequencer")
 Publisher = Callable[[str, int, int, bytes], Awaitable[None]]
 
 MAX_BATCH = 64
-#: How long a busy board's writer waits to gather operations, and what counts as busy.
+#: How long a saturated board's writer waits to gather operations.
 COALESCE_SECONDS = 0.002
+#: A board whose last write ended longer ago than this is quiet, however busy it was.
 BUSY_SECONDS = 0.010
+#: The utilisation above which a board's writer counts as saturated (see ``_Load``).
+SATURATED = 0.5
+#: Weight of the newest batch in the smoothed utilisation (about the last ten count).
+_SMOOTHING = 0.2
+
+
+@dataclass(slots=True)
+class _Load:
+    """How busy one board's writer is: its utilisation, the arrival rate times the time a write takes.
+
+    Measured per batch as its operations times its write's duration over the time since the
+    previous batch began, so the gathering wait itself does not change it: waiting longer
+    gathers more operations into a batch, in proportion.
+    """
+
+    started: float
+    ended: float
+    utilisation: float = 0.0
+
+    def note(self, size: int, started: float, ended: float) -> None:
+        since_previous = started - self.started
+        if since_previous > 0:
+            sample = size * (ended - started) / since_previous
+            self.utilisation += _SMOOTHING * (sample - self.utilisation)
+        self.started, self.ended = started, ended
+
+    def saturated(self, now: float) -> bool:
+        return now - self.ended < BUSY_SECONDS and self.utilisation > SATURATED
 
 
 @dataclass(slots=True)
@@ -54,7 +85,9 @@ class Sequencer:
         self._limits = limits
         self._queues: dict[str, deque[_Pending]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
-        self._last_write: dict[str, float] = {}
+        self._load: dict[str, _Load] = {}
+        #: How many batches waited to gather operations (for tests and timings).
+        self.gathering_waits = 0
         self._closed = False
 
     def enqueue(self, board_id: str, submission: Submission) -> asyncio.Future[Outcome]:
@@ -86,14 +119,16 @@ class Sequencer:
         queue = self._queues[board_id]
         try:
             while queue:
-                if (
-                    len(queue) < MAX_BATCH
-                    and time.monotonic() - self._last_write.get(board_id, -BUSY_SECONDS) < BUSY_SECONDS
-                ):
+                load = self._load.get(board_id)
+                if len(queue) < MAX_BATCH and load is not None and load.saturated(time.monotonic()):
                     await asyncio.sleep(COALESCE_SECONDS)
+                    self.gathering_waits += 1
+                started = time.monotonic()
                 batch = [queue.popleft() for _ in range(min(len(queue), MAX_BATCH))]
                 await self._write(board_id, batch)
-                self._last_write[board_id] = time.monotonic()
+                if load is None:
+                    load = self._load[board_id] = _Load(started=started, ended=started)
+                load.note(len(batch), started, time.monotonic())
         finally:
             self._forget_quiet_boards()
             del self._workers[board_id]
@@ -103,11 +138,11 @@ class Sequencer:
                 self._workers[board_id] = asyncio.create_task(self._run(board_id))
 
     def _forget_quiet_boards(self) -> None:
-        if len(self._last_write) > 1000:
+        if len(self._load) > 1000:
             now = time.monotonic()
-            for board_id, at in list(self._last_write.items()):
-                if now - at >= BUSY_SECONDS:
-                    del self._last_write[board_id]
+            for board_id, load in list(self._load.items()):
+                if now - load.ended >= BUSY_SECONDS:
+                    del self._load[board_id]
 
     async def _write(self, board_id: str, batch: list[_Pending]) -> None:
         try:
