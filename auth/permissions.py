@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth.consent import customers_needing_agreement_sync
 from auth.models import Membership, PeerRoomMember, Person, ProgrammeCoach, Round, Team
+from server.prepared import Prepared
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +120,7 @@ def team_members_query(team_id: ColumnElement[Any]) -> Select[str, str, bool, bo
 
 # Built once: this runs on every batch of operations, and building a statement costs
 # more than running it on SQLite.
-_TEAM_MEMBERS = team_members_query(bindparam("team_id"))
+_TEAM_MEMBERS = Prepared(team_members_query(bindparam("team_id")))
 
 
 def _team_board_access(
@@ -130,7 +131,7 @@ def _team_board_access(
     members: Iterable[Sequence[Any]] | None = None,
 ) -> dict[str, BoardAccess]:
     rows: Iterable[Sequence[Any]] = (
-        members if members is not None else conn.execute(_TEAM_MEMBERS, {"team_id": team_id, "people": list(wanted)})
+        members if members is not None else _TEAM_MEMBERS.all(conn, {"team_id": team_id, "people": list(wanted)})
     )
     result = {pid: _team_access(role, bool(fac), bool(named)) for pid, role, fac, named in rows}
     customers = {pid for pid, access in result.items() if access.role == "customer"}

@@ -44,6 +44,7 @@ from boards.itemtypes import ITEM_TYPES, FieldError, validate_fields
 from boards.models import Board, Item, Operation, Reaction, Vote
 from boards.ordering import key_between
 from server.db import utcnow
+from server.prepared import Prepared
 
 MAX_REACTION_KINDS = 12
 
@@ -204,7 +205,7 @@ class _Batch:
         wanted = [i for i in ids if i not in self.items]
         if not wanted:
             return
-        self.add_loaded(wanted, (row._mapping for row in self.conn.execute(_LOAD_ITEMS, {"ids": wanted})))
+        self.add_loaded(wanted, (row._asdict() for row in _LOAD_ITEMS_PREPARED.all(self.conn, {"ids": wanted})))
 
     def add_loaded(self, wanted: Iterable[str], rows: Iterable[Mapping[Any, Any]]) -> None:
         """Items read for ``wanted``; a wanted id without a row does not exist."""
@@ -351,8 +352,8 @@ class _Batch:
             )
         if changed and not in_one:
             # One statement for all changed items (executemany), not one round trip each.
-            self.conn.execute(
-                _ITEM_UPDATE,
+            _ITEM_UPDATE.run_many(
+                self.conn,
                 [{f"b_{k}": v for k, v in _item_update_row(s).items()} | {"b_updated_at": self.now} for s in changed],
             )
         for (item_id, person), count in self.vote_changes.items():
@@ -384,8 +385,10 @@ class _Batch:
             )
             self.conn.execute(_WRITE_WITH_SETTINGS if self.settings_dirty else _WRITE, values)
         else:
-            self.conn.execute(_INSERT_OPERATIONS, self.operations)
-            self.conn.execute(_ADVANCE_BOARD_WITH_SETTINGS if self.settings_dirty else _ADVANCE_BOARD, values)
+            _INSERT_OPERATIONS.run_many(self.conn, self.operations)
+            (_ADVANCE_BOARD_WITH_SETTINGS_PREPARED if self.settings_dirty else _ADVANCE_BOARD_PREPARED).run(
+                self.conn, values
+            )
 
 
 _ITEM_UPDATE_COLUMNS = (
@@ -402,7 +405,7 @@ _ITEM_UPDATE_COLUMNS = (
     "updated_at",
 )
 _ITEM_TABLE = cast(Table, Item.__table__)
-_ITEM_UPDATE = (
+_ITEM_UPDATE = Prepared(
     update(_ITEM_TABLE)
     .where(_ITEM_TABLE.c.id == bindparam("b_id"))
     .values({name: bindparam(f"b_{name}") for name in _ITEM_UPDATE_COLUMNS})
@@ -413,7 +416,12 @@ _ITEM_UPDATE = (
 # statement costs more than running it.
 _BOARD_TABLE = cast(Table, Board.__table__)
 _LOAD_ITEMS = select(*_ITEM_COLUMNS).where(_ITEM_TABLE.c.id.in_(bindparam("ids", expanding=True)))
-_INSERT_OPERATIONS = insert(cast(Table, Operation.__table__))
+_LOAD_ITEMS_PREPARED = Prepared(_LOAD_ITEMS)
+# The columns of :meth:`_Batch.record`'s rows.
+_INSERT_OPERATIONS = Prepared(
+    insert(cast(Table, Operation.__table__)),
+    column_keys=("board_id", "seq", "op_id", "actor_id", "type", "item_id", "data", "inverse", "created_at"),
+)
 _ADVANCE_BOARD = (
     update(_BOARD_TABLE)
     .where(_BOARD_TABLE.c.id == bindparam("b_id"))
@@ -422,6 +430,8 @@ _ADVANCE_BOARD = (
 _ADVANCE_BOARD_WITH_SETTINGS = _ADVANCE_BOARD.values(
     {name: bindparam(f"b_{name}") for name in ("title", "locked", "votes_revealed", "timer_ends_at")}
 )
+_ADVANCE_BOARD_PREPARED = Prepared(_ADVANCE_BOARD)
+_ADVANCE_BOARD_WITH_SETTINGS_PREPARED = Prepared(_ADVANCE_BOARD_WITH_SETTINGS)
 
 
 def _recordset(name: str, parameter: str, columns: Sequence[Column[Any]]) -> Any:
@@ -977,7 +987,7 @@ _BOARD_LOCK_COLUMNS = (
 
 # Updating the board row first takes its write lock at once (SQLite: the database's;
 # PostgreSQL: the row's), so writers of one board queue here, not later.
-_LOCK_BOARD = (
+_LOCK_BOARD = Prepared(
     update(_BOARD_TABLE)
     .where(_BOARD_TABLE.c.id == bindparam("board_id"))
     .values(seq=_BOARD_TABLE.c.seq)
@@ -990,6 +1000,7 @@ _PREVIOUS_SEQS = select(Operation.actor_id, Operation.op_id, Operation.seq).wher
     Operation.actor_id.in_(bindparam("people", expanding=True)),
     Operation.op_id.in_(bindparam("op_ids", expanding=True)),
 )
+_PREVIOUS_SEQS_PREPARED = Prepared(_PREVIOUS_SEQS)
 _READ_BOARD = build_statement(_BOARD_LOCK_COLUMNS, _PREVIOUS_SEQS, _LOAD_ITEMS, lock=False)
 _LOCK_AND_READ_BOARD = build_statement(_BOARD_LOCK_COLUMNS, _PREVIOUS_SEQS, _LOAD_ITEMS, lock=True)
 
@@ -1022,7 +1033,7 @@ def apply_batch_sync(
         board = found.board if found is not None else None
     else:
         # SQLite: the first statement is a write, so the database's write lock is taken at once.
-        board = conn.execute(_LOCK_BOARD, {"board_id": board_id}).first()
+        board = _LOCK_BOARD.first(conn, {"board_id": board_id})
     if board is None:
         return [
             Outcome(s.op_id, error=p.Error(p.ErrorCode.NOT_FOUND, "The board does not exist.", s.op_id))
@@ -1083,7 +1094,7 @@ def _owner(board: Any) -> BoardOwner:
 def _previous_seqs(conn: Connection, board_id: str, submissions: Sequence[Submission]) -> dict[tuple[str, str], int]:
     actors = {s.actor for s in submissions}
     op_ids = {s.op_id for s in submissions}
-    rows = conn.execute(_PREVIOUS_SEQS, {"board_id": board_id, "people": list(actors), "op_ids": list(op_ids)})
+    rows = _PREVIOUS_SEQS_PREPARED.all(conn, {"board_id": board_id, "people": list(actors), "op_ids": list(op_ids)})
     return {(actor, op_id): seq for actor, op_id, seq in rows if actor is not None}
 
 

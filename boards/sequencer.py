@@ -36,7 +36,7 @@ COALESCE_SECONDS = 0.002
 #: A board whose last write ended longer ago than this is quiet, however busy it was.
 BUSY_SECONDS = 0.010
 #: The utilisation above which a board's writer counts as saturated (see ``_Load``).
-SATURATED = 0.5
+SATURATED = 1.0
 #: Weight of the newest batch in the smoothed utilisation (about the last ten count).
 _SMOOTHING = 0.2
 

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LEAVES = {
     "server.settings",
     "server.db",
+    "server.prepared",  # with server.db, the database leaf
     "server.broadcast",
     "server.broadcast.base",
     "server.broadcast.memory",
