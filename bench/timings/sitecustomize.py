@@ -126,8 +126,33 @@ def _patch_hub(module: ModuleType) -> None:
     module.Hub._catch_up = counted_catch_up
 
 
+def _patch_prepared(module: ModuleType) -> None:
+    """Statements run on the sqlite3 cursor directly bypass SQLAlchemy's cursor events: time them here."""
+    keys: dict[int, str] = {}
+
+    def timed(method: Any) -> Any:
+        def run(self: Any, conn: Any, params: Any) -> Any:
+            key = keys.get(id(self))
+            if key is None:
+                key = keys[id(self)] = " ".join(str(self.statement).split()[:4])[:48]
+            direct = conn.dialect.name == "sqlite"
+            started = time.perf_counter()
+            try:
+                return method(self, conn, params)
+            finally:
+                if direct:  # otherwise SQLAlchemy's events count it
+                    _current["statements"] = _current.get("statements", 0) + 1
+                    _add("statement " + key, (time.perf_counter() - started) * 1000)
+
+        return run
+
+    module.Prepared.all = timed(module.Prepared.all)
+    module.Prepared.run_many = timed(module.Prepared.run_many)
+
+
 _PATCHES: dict[str, Callable[[ModuleType], None]] = {
     "server.db": _patch_db,
+    "server.prepared": _patch_prepared,
     "boards.sequencer": _patch_sequencer,
     "server.ws.hub": _patch_hub,
 }
