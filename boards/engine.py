@@ -31,7 +31,21 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import JSON, Column, Table, Text, and_, bindparam, column, delete, func, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    column,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy import cast as cast_
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -341,6 +355,38 @@ class _Batch:
 
     # -------------------------------------------------------------- writing
 
+    def writes_in_one_statement(self) -> bool:
+        """Whether :meth:`flush` is only the one statement of changed items, the operation log and the board."""
+        return (
+            bool(self.operations)
+            and not self.vote_changes
+            and not self.reaction_changes
+            and not any(s is not None and s.is_new for s in self.items.values())
+        )
+
+    def flush_if_unchanged(self, row_version: str) -> bool:
+        """PostgreSQL without a transaction: write in one statement if the board row is still ``row_version``.
+
+        False, and nothing written, when another writer has changed the board since it was read.
+        """
+        assert self.writes_in_one_statement()
+        values = self._write_values()
+        values["row_version"] = row_version
+        statement = _WRITE_IF_UNCHANGED_WITH_SETTINGS if self.settings_dirty else _WRITE_IF_UNCHANGED
+        return bool(self.conn.execute(statement, values).scalar())
+
+    def _write_values(self) -> dict[str, Any]:
+        changed = [s for s in self.items.values() if s is not None and s.dirty and not s.is_new]
+        values: dict[str, Any] = {"b_id": self.board_id, "b_seq": self.seq, "b_item_count": self.item_count}
+        if self.settings_dirty:
+            values.update({f"b_{k}": v for k, v in self.settings.items()})
+        values.update(
+            w_items=_encode_json([_item_update_row(s) for s in changed]),
+            w_operations=_encode_json([_operation_row(o) for o in self.operations]),
+            w_now=self.now,
+        )
+        return values
+
     def flush(self) -> None:
         new_items = [s for s in self.items.values() if s is not None and s.is_new]
         changed = [s for s in self.items.values() if s is not None and s.dirty and not s.is_new]
@@ -374,17 +420,12 @@ class _Batch:
                 )
         if not self.operations:
             return
-        values: dict[str, Any] = {"b_id": self.board_id, "b_seq": self.seq, "b_item_count": self.item_count}
-        if self.settings_dirty:
-            values.update({f"b_{k}": v for k, v in self.settings.items()})
         if in_one:
-            values.update(
-                w_items=_encode_json([_item_update_row(s) for s in changed]),
-                w_operations=_encode_json([_operation_row(o) for o in self.operations]),
-                w_now=self.now,
-            )
-            self.conn.execute(_WRITE_WITH_SETTINGS if self.settings_dirty else _WRITE, values)
+            self.conn.execute(_WRITE_WITH_SETTINGS if self.settings_dirty else _WRITE, self._write_values())
         else:
+            values: dict[str, Any] = {"b_id": self.board_id, "b_seq": self.seq, "b_item_count": self.item_count}
+            if self.settings_dirty:
+                values.update({f"b_{k}": v for k, v in self.settings.items()})
             _INSERT_OPERATIONS.run_many(self.conn, self.operations)
             (_ADVANCE_BOARD_WITH_SETTINGS_PREPARED if self.settings_dirty else _ADVANCE_BOARD_PREPARED).run(
                 self.conn, values
@@ -469,6 +510,46 @@ _LOG_OPERATIONS = (
 # Data-modifying WITH parts run to completion whether or not the statement reads them.
 _WRITE = _ADVANCE_BOARD.add_cte(_UPDATE_CHANGED_ITEMS, _LOG_OPERATIONS)
 _WRITE_WITH_SETTINGS = _ADVANCE_BOARD_WITH_SETTINGS.add_cte(_UPDATE_CHANGED_ITEMS, _LOG_OPERATIONS)
+
+
+def _write_if_unchanged(advance: Any) -> Any:
+    """The same write, done only if the board row is still the version read (``row_version``).
+
+    The parts of one statement cannot see each other's changes, only each other's
+    RETURNING rows: the items and the log join the board's update, so when it
+    finds the row changed (no row), they write nothing either. Its count is 1 or 0.
+    """
+    advanced = (
+        advance.where(literal_column("board.xmin::text") == bindparam("row_version"))
+        .returning(_BOARD_TABLE.c.id)
+        .cte("advanced")
+    )
+    update_items = (
+        update(_ITEM_TABLE)
+        .where(_ITEM_TABLE.c.id == _changed_rows.c.id, _ITEM_TABLE.c.board_id == advanced.c.id)
+        .values(
+            {n: _changed_rows.c[n] for n in _ITEM_UPDATE_COLUMNS if n != "updated_at"}
+            | {"updated_at": bindparam("w_now")}
+        )
+        .cte("update_items")
+    )
+    log_operations = (
+        insert(_OPERATION_TABLE)
+        .from_select(
+            ["board_id", *(c.name for c in _WRITTEN_OPERATION_COLUMNS), "created_at"],
+            select(
+                advanced.c.id,
+                *(_new_operations.c[c.name] for c in _WRITTEN_OPERATION_COLUMNS),
+                bindparam("w_now", type_=_OPERATION_TABLE.c.created_at.type),
+            ).select_from(_new_operations.join(advanced, literal_column("true"))),
+        )
+        .cte("log_operations")
+    )
+    return select(func.count()).select_from(advanced).add_cte(update_items, log_operations)
+
+
+_WRITE_IF_UNCHANGED = _write_if_unchanged(_ADVANCE_BOARD)
+_WRITE_IF_UNCHANGED_WITH_SETTINGS = _write_if_unchanged(_ADVANCE_BOARD_WITH_SETTINGS)
 _json_encoder = msgspec.json.Encoder()
 
 
@@ -1042,6 +1123,36 @@ def apply_batch_sync(
     batch = _Batch(conn, board, limits, now)
     outcomes = _apply_all(batch, found, ids, actors, submissions)
     batch.flush()
+    return outcomes
+
+
+def apply_batch_unlocked(
+    conn: Connection, board_id: str, submissions: Sequence[Submission], limits: Limits
+) -> list[Outcome] | None:
+    """PostgreSQL, on a connection without a transaction: read without locking, write only if nothing changed.
+
+    Two statements, each atomic on its own: the read (:mod:`boards.board_read`, no
+    lock) and one write that checks the board row's version. One process writes
+    each board (the write router), so another writer between the two is rare; then,
+    or when the batch needs more than that one write (new items, votes, reactions),
+    or the board is not found, the answer is None and nothing was written: the
+    caller runs :func:`apply_batch_sync` in a transaction instead.
+    """
+    now = utcnow()
+    actors = {s.actor for s in submissions}
+    op_ids = {s.op_id for s in submissions}
+    ids: set[str] = set()
+    for sub in submissions:
+        ids |= _referenced_ids(sub.command)
+    found = read_board(conn, _READ_BOARD, board_id, actors, op_ids, ids)
+    if found is None:
+        return None
+    batch = _Batch(conn, found.board, limits, now)
+    outcomes = _apply_all(batch, found, ids, actors, submissions)
+    if not batch.operations:
+        return outcomes  # nothing to write: refusals and resent operations, as read
+    if not batch.writes_in_one_statement() or not batch.flush_if_unchanged(found.board.row_version):
+        return None
     return outcomes
 
 

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from boards import protocol as p
-from boards.engine import Limits, Outcome, Submission, apply_batch_sync
+from boards.engine import Limits, Outcome, Submission, apply_batch_sync, apply_batch_unlocked
 from server.db import TransactionRunner
 
 log = logging.getLogger("kumppani.sequencer")
@@ -178,4 +178,8 @@ class Sequencer:
                 pending.future.set_result(outcome)
 
     async def _transaction(self, board_id: str, submissions: list[Submission]) -> list[Outcome]:
+        if self._runner.unlocked_first:
+            outcomes = await self._runner.run_unlocked(apply_batch_unlocked, board_id, submissions, self._limits)
+            if outcomes is not None:
+                return outcomes
         return await self._runner.run(apply_batch_sync, board_id, submissions, self._limits)

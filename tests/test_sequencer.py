@@ -14,6 +14,8 @@ from boards.sequencer import BUSY_SECONDS, Sequencer, _Load
 class RecordingRunner:
     """Stands in for the database: every batch gets consecutive sequence numbers."""
 
+    unlocked_first = False
+
     def __init__(self) -> None:
         self.batches: list[list[str]] = []
         self.seq = 0
