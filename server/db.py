@@ -18,7 +18,7 @@ import sqlalchemy
 from sqlalchemy import DateTime, MetaData, String, TypeDecorator, event, make_url
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 
@@ -120,6 +120,10 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
+#: Connections :meth:`TransactionRunner.run_unlocked` keeps checked out (one per board written at once).
+KEPT_UNLOCKED = 2
+
+
 class TransactionRunner:
     """Runs a synchronous function in one transaction: ``fn(connection, *args)``, then commit.
 
@@ -144,6 +148,8 @@ class TransactionRunner:
         self._sync_engine: Engine | None = None
         self._thread: _WriterThread | None = None
         self._writer_connection: Connection | None = None
+        self._unlocked: list[AsyncConnection] = []
+        self._closed = False
         url = engine.url
         if url.get_backend_name() == "sqlite" and _is_file_database(url):
             self._sync_engine = sqlalchemy.create_engine(
@@ -178,18 +184,30 @@ class TransactionRunner:
         """``fn(connection, *args)`` without a transaction: each statement commits on its own.
 
         No BEGIN and no COMMIT, two round trips fewer, for work whose writes are one
-        statement (PostgreSQL only).
+        statement (PostgreSQL only). The connections stay checked out between calls
+        (up to :data:`KEPT_UNLOCKED` of them): a checkout cost as much as a statement.
         """
-        try:
-            async with self._engine.connect() as conn:
-                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                return await conn.run_sync(fn, *args, **kwargs)
-        except DBAPIError as exc:
-            if not exc.connection_invalidated:
+        for attempt in (1, 2):
+            conn = self._unlocked.pop() if self._unlocked else None
+            if conn is None:
+                conn = await (await self._engine.connect()).execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                result = await conn.run_sync(fn, *args, **kwargs)
+            except DBAPIError as exc:
+                await conn.close()
+                # A dead connection (a database restart) is dropped and the call made once more.
+                if not exc.connection_invalidated or attempt == 2:
+                    raise
+                continue
+            except BaseException:
+                await conn.close()
                 raise
-        async with self._engine.connect() as conn:  # the pooled connection was dead: once more
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            return await conn.run_sync(fn, *args, **kwargs)
+            if len(self._unlocked) < KEPT_UNLOCKED and not self._closed:
+                self._unlocked.append(conn)
+            else:
+                await conn.close()
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _in_thread(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
         # The writer thread keeps its one connection checked out: a pool checkout, and the
@@ -202,6 +220,9 @@ class TransactionRunner:
             return fn(conn, *args, **kwargs)
 
     async def close(self) -> None:
+        self._closed = True
+        while self._unlocked:
+            await self._unlocked.pop().close()
         if self._owns_engine:
             await self._engine.dispose()
         if self._thread is not None:

@@ -86,3 +86,34 @@ def test_a_dead_postgresql_connection_costs_a_retry_not_an_error(pg_url: str) ->
 
     first, second = asyncio.run(go())
     assert second != first
+
+
+@pytest.mark.pg
+def test_unlocked_calls_keep_their_connection_and_replace_a_dead_one(pg_url: str) -> None:
+    def backend_pid(conn: Connection) -> int:
+        return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+    def in_transaction(conn: Connection) -> bool:
+        # Two statements in one transaction share its id; on their own, each has its own.
+        ids = [conn.execute(text("SELECT txid_current()")).scalar_one() for _ in range(2)]
+        return bool(ids[0] == ids[1])
+
+    async def go() -> tuple[int, int, int, bool]:
+        engine = create_engine(pg_url)
+        runner = TransactionRunner(engine)
+        try:
+            first = await runner.run_unlocked(backend_pid)
+            kept = await runner.run_unlocked(backend_pid)
+            async with engine.begin() as conn:  # as a database restart would
+                await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+            await asyncio.sleep(0.2)
+            replaced = await runner.run_unlocked(backend_pid)
+            return first, kept, replaced, await runner.run_unlocked(in_transaction)
+        finally:
+            await runner.close()
+            await engine.dispose()
+
+    first, kept, replaced, in_transaction_ = asyncio.run(go())
+    assert kept == first  # no checkout per call
+    assert replaced != first  # the dead connection cost a retry, not an error
+    assert in_transaction_ is False  # each statement commits on its own

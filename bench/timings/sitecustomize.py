@@ -60,18 +60,21 @@ def _patch_db(module: ModuleType) -> None:
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
-    run = module.TransactionRunner.run
+    def timed(run: Any) -> Any:
+        async def timed_run(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            _current["statements"] = 0
+            try:
+                return await run(self, fn, *args, **kwargs)
+            finally:
+                _add("tx", (time.perf_counter() - started) * 1000)
+                _add("tx_statements", _current["statements"])
 
-    async def timed_run(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        _current["statements"] = 0
-        try:
-            return await run(self, fn, *args, **kwargs)
-        finally:
-            _add("tx", (time.perf_counter() - started) * 1000)
-            _add("tx_statements", _current["statements"])
+        return timed_run
 
-    module.TransactionRunner.run = timed_run
+    # A batch tried without a transaction first (PostgreSQL) and then in one counts as two.
+    module.TransactionRunner.run = timed(module.TransactionRunner.run)
+    module.TransactionRunner.run_unlocked = timed(module.TransactionRunner.run_unlocked)
 
     @event.listens_for(Engine, "before_cursor_execute")
     def before(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
