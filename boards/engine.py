@@ -487,26 +487,33 @@ _changed_rows = _recordset(
     "changed", "w_items", [_ITEM_TABLE.c.id, *(_ITEM_TABLE.c[n] for n in _ITEM_UPDATE_COLUMNS if n != "updated_at")]
 )
 _new_operations = _recordset("new_operation", "w_operations", _WRITTEN_OPERATION_COLUMNS)
-_UPDATE_CHANGED_ITEMS = (
-    update(_ITEM_TABLE)
-    .where(_ITEM_TABLE.c.id == _changed_rows.c.id)
-    .values(
-        {n: _changed_rows.c[n] for n in _ITEM_UPDATE_COLUMNS if n != "updated_at"} | {"updated_at": bindparam("w_now")}
+
+
+def _update_changed_items(advanced: Any | None = None) -> Any:
+    """The changed items (``w_items``); with ``advanced``, only if that board update found its row."""
+    where = [_ITEM_TABLE.c.id == _changed_rows.c.id]
+    if advanced is not None:
+        where.append(_ITEM_TABLE.c.board_id == advanced.c.id)
+    values = {n: _changed_rows.c[n] for n in _ITEM_UPDATE_COLUMNS if n != "updated_at"}
+    return update(_ITEM_TABLE).where(*where).values(values | {"updated_at": bindparam("w_now")}).cte("update_items")
+
+
+def _log_operations(advanced: Any | None = None) -> Any:
+    """The operation log's new rows (``w_operations``); with ``advanced``, only if that board update found its row."""
+    board_id = advanced.c.id if advanced is not None else bindparam("b_id", type_=_OPERATION_TABLE.c.board_id.type)
+    rows = select(
+        board_id,
+        *(_new_operations.c[c.name] for c in _WRITTEN_OPERATION_COLUMNS),
+        bindparam("w_now", type_=_OPERATION_TABLE.c.created_at.type),
     )
-    .cte("update_items")
-)
-_LOG_OPERATIONS = (
-    insert(_OPERATION_TABLE)
-    .from_select(
-        ["board_id", *(c.name for c in _WRITTEN_OPERATION_COLUMNS), "created_at"],
-        select(
-            bindparam("b_id", type_=_OPERATION_TABLE.c.board_id.type),
-            *(_new_operations.c[c.name] for c in _WRITTEN_OPERATION_COLUMNS),
-            bindparam("w_now", type_=_OPERATION_TABLE.c.created_at.type),
-        ),
-    )
-    .cte("log_operations")
-)
+    if advanced is not None:
+        rows = rows.select_from(_new_operations.join(advanced, literal_column("true")))
+    columns = ["board_id", *(c.name for c in _WRITTEN_OPERATION_COLUMNS), "created_at"]
+    return insert(_OPERATION_TABLE).from_select(columns, rows).cte("log_operations")
+
+
+_UPDATE_CHANGED_ITEMS = _update_changed_items()
+_LOG_OPERATIONS = _log_operations()
 # Data-modifying WITH parts run to completion whether or not the statement reads them.
 _WRITE = _ADVANCE_BOARD.add_cte(_UPDATE_CHANGED_ITEMS, _LOG_OPERATIONS)
 _WRITE_WITH_SETTINGS = _ADVANCE_BOARD_WITH_SETTINGS.add_cte(_UPDATE_CHANGED_ITEMS, _LOG_OPERATIONS)
@@ -524,28 +531,9 @@ def _write_if_unchanged(advance: Any) -> Any:
         .returning(_BOARD_TABLE.c.id)
         .cte("advanced")
     )
-    update_items = (
-        update(_ITEM_TABLE)
-        .where(_ITEM_TABLE.c.id == _changed_rows.c.id, _ITEM_TABLE.c.board_id == advanced.c.id)
-        .values(
-            {n: _changed_rows.c[n] for n in _ITEM_UPDATE_COLUMNS if n != "updated_at"}
-            | {"updated_at": bindparam("w_now")}
-        )
-        .cte("update_items")
+    return (
+        select(func.count()).select_from(advanced).add_cte(_update_changed_items(advanced), _log_operations(advanced))
     )
-    log_operations = (
-        insert(_OPERATION_TABLE)
-        .from_select(
-            ["board_id", *(c.name for c in _WRITTEN_OPERATION_COLUMNS), "created_at"],
-            select(
-                advanced.c.id,
-                *(_new_operations.c[c.name] for c in _WRITTEN_OPERATION_COLUMNS),
-                bindparam("w_now", type_=_OPERATION_TABLE.c.created_at.type),
-            ).select_from(_new_operations.join(advanced, literal_column("true"))),
-        )
-        .cte("log_operations")
-    )
-    return select(func.count()).select_from(advanced).add_cte(update_items, log_operations)
 
 
 _WRITE_IF_UNCHANGED = _write_if_unchanged(_ADVANCE_BOARD)
@@ -1093,16 +1081,20 @@ async def apply_batch(
     return await conn.run_sync(apply_batch_sync, board_id, submissions, limits)
 
 
+def _wanted(submissions: Sequence[Submission]) -> tuple[set[str], set[str], set[str]]:
+    """What a batch reads: its actors, its op ids and the items its operations refer to."""
+    ids: set[str] = set()
+    for sub in submissions:
+        ids |= _referenced_ids(sub.command)
+    return {s.actor for s in submissions}, {s.op_id for s in submissions}, ids
+
+
 def apply_batch_sync(
     conn: Connection, board_id: str, submissions: Sequence[Submission], limits: Limits
 ) -> list[Outcome]:
     """Apply submissions in order inside the caller's transaction; the caller commits."""
     now = utcnow()
-    actors = {s.actor for s in submissions}
-    op_ids = {s.op_id for s in submissions}
-    ids: set[str] = set()
-    for sub in submissions:
-        ids |= _referenced_ids(sub.command)
+    actors, op_ids, ids = _wanted(submissions)
     found: BoardRead | None = None
     if conn.dialect.name == "postgresql":
         # Every statement is a round trip there, and while this transaction holds the
@@ -1139,11 +1131,7 @@ def apply_batch_unlocked(
     caller runs :func:`apply_batch_sync` in a transaction instead.
     """
     now = utcnow()
-    actors = {s.actor for s in submissions}
-    op_ids = {s.op_id for s in submissions}
-    ids: set[str] = set()
-    for sub in submissions:
-        ids |= _referenced_ids(sub.command)
+    actors, op_ids, ids = _wanted(submissions)
     found = read_board(conn, _READ_BOARD, board_id, actors, op_ids, ids)
     if found is None:
         return None

@@ -3,10 +3,10 @@ written wait and go together in the next transaction (group commit).
 
 Batching keeps the cost of a durable write per operation low at high rates
 without adding latency at low rates: a lone operation is written at once. When
-the board's writer is saturated (busy writing more than half of the time), it
-waits a couple of milliseconds for more operations before it begins: every
-batch costs one transaction and one frame per recipient, however many
-operations it holds, and near saturation every write saved shortens the queue.
+the board's writer is saturated (operations arrive faster than it writes them
+one by one), it waits a couple of milliseconds for more operations before it
+begins: every batch costs one transaction and one frame per recipient, however
+many operations it holds, and at saturation every write saved shortens the queue.
 Below that the wait would only add latency: the operations that arrive while a
 batch is written go together in the next one anyway.
 """
