@@ -109,3 +109,34 @@ async def test_an_overlapping_frame_is_read_from_the_database_at_once(monkeypatc
         await asyncio.sleep(0)
     assert database.reads == 1  # long before the grace is over
     assert receiver.seqs == [11, 12, 13]
+
+
+class RecordingBackend:
+    """A backend of several processes that notes when a frame was handed to it."""
+
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+
+    async def publish(self, channel: str, data: bytes) -> None:
+        self.events.append("published")
+
+
+async def test_a_frame_leaves_for_the_other_processes_before_the_local_fan_out() -> None:
+    # The other processes' receivers wait for the Redis hop anyway: it should not also
+    # wait for this process's sends to its own sockets.
+    events: list[str] = []
+
+    class LocalReceiver(Receiver):
+        def deliver(self, last_seq: int, frame: Outgoing) -> None:
+            events.append("delivered")
+
+    hub = Hub(MemoryBackend(), Database())  # type: ignore[arg-type]
+    hub._single_process = False
+    hub.outbox = hub_module.Outbox(RecordingBackend(events))  # type: ignore[arg-type]
+    hub.outbox.start()
+    hub._boards["b"] = _BoardGroup(connections={LocalReceiver()}, delivered=10)  # type: ignore[arg-type]
+    try:
+        await hub.publish_ops("b", 11, 11, _frame(11).payload)
+    finally:
+        await hub.outbox.close()
+    assert events == ["published", "delivered"]

@@ -145,10 +145,13 @@ class Hub:
     # ------------------------------------------------------------ publishing
 
     async def publish_ops(self, board_id: str, first: int, last: int, frame: bytes) -> None:
-        """After commit: deliver locally at once, and to other processes through the outbox."""
-        self._deliver(board_id, first, last, Outgoing(frame))
+        """After commit: to other processes through the outbox, and to the local connections."""
         if not self._single_process:
             self.outbox.put(self._channel(board_id), _header(self.origin, first, last) + frame)
+            # One turn of the loop lets the outbox write the frame to Redis now, so that it
+            # travels while the local fan-out runs, instead of after it and the acks.
+            await asyncio.sleep(0)
+        self._deliver(board_id, first, last, Outgoing(frame))
 
     async def publish_control(self, board_id: str, message: p.ServerMessage) -> None:
         """Presence and board-level notices: not in the ops stream, no sequence numbers."""
