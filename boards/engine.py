@@ -1118,6 +1118,11 @@ def apply_batch_sync(
     return outcomes
 
 
+#: Commands whose batch needs more than the one statement of changed items, log and board:
+#: new items, votes and reactions (undo and redo may bring either back).
+_NOT_IN_ONE_STATEMENT = (p.ItemCreate, p.VoteAdd, p.VoteRemove, p.ReactionAdd, p.ReactionRemove, p.Undo, p.Redo)
+
+
 def apply_batch_unlocked(
     conn: Connection, board_id: str, submissions: Sequence[Submission], limits: Limits
 ) -> list[Outcome] | None:
@@ -1126,10 +1131,13 @@ def apply_batch_unlocked(
     Two statements, each atomic on its own: the read (:mod:`boards.board_read`, no
     lock) and one write that checks the board row's version. One process writes
     each board (the write router), so another writer between the two is rare; then,
-    or when the batch needs more than that one write (new items, votes, reactions),
-    or the board is not found, the answer is None and nothing was written: the
-    caller runs :func:`apply_batch_sync` in a transaction instead.
+    or when the batch needs more than that one write (new items, votes, reactions:
+    most are known from the commands, before reading), or the board is not found,
+    the answer is None and nothing was written: the caller runs
+    :func:`apply_batch_sync` in a transaction instead.
     """
+    if any(isinstance(s.command, _NOT_IN_ONE_STATEMENT) for s in submissions):
+        return None  # known before reading: the read would be wasted
     now = utcnow()
     actors, op_ids, ids = _wanted(submissions)
     found = read_board(conn, _READ_BOARD, board_id, actors, op_ids, ids)

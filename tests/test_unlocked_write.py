@@ -132,8 +132,17 @@ async def _unlocked_fresh(url: str, board: str, card: str, who: str) -> list[Out
 
 
 def test_a_batch_that_needs_more_than_one_write_is_left_to_the_locked_transaction(
-    migrated_url: str, seeded: Seeded
+    migrated_url: str, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    reads: list[str] = []
+    read_board = engine_module.read_board
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append("read")
+        return read_board(*args, **kwargs)
+
+    monkeypatch.setattr(engine_module, "read_board", counted)
+
     async def scenario() -> tuple[list[Outcome] | None, Outcome, int]:
         engine = create_engine(migrated_url)
         runner = TransactionRunner(engine)
@@ -159,5 +168,6 @@ def test_a_batch_that_needs_more_than_one_write_is_left_to_the_locked_transactio
 
     declined, outcome, logged = asyncio.run(scenario())
     assert declined is None  # a new item is a second statement: not without a transaction
+    assert len(reads) == 1  # and known from the command: only the locked transaction read the board
     assert outcome.error is None and outcome.seq == 1
     assert logged == 1
