@@ -108,15 +108,17 @@ class Prepared:
     def __init__(self, statement: Executable, *, column_keys: Sequence[str] | None = None) -> None:
         self.statement = statement
         self._column_keys = list(column_keys) if column_keys is not None else None
-        self._compiled: dict[int, _Compiled] = {}
+        # Per kind of dialect, not per object: every engine has a dialect of its own.
+        self._compiled: dict[tuple[str, str, Any], _Compiled] = {}
 
     def _direct(self, conn: Connection, params: Iterable[Mapping[str, Any]]) -> _Compiled | None:
         dialect = conn.dialect
         if dialect.name != "sqlite":
             return None
-        compiled = self._compiled.get(id(dialect))
+        key = (dialect.name, dialect.driver, dialect.server_version_info)
+        compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = self._compiled[id(dialect)] = _Compiled(self.statement, dialect, self._column_keys)
+            compiled = self._compiled[key] = _Compiled(self.statement, dialect, self._column_keys)
         if not compiled.direct:
             return None
         if compiled.expanding and any(not p[name] for p in params for name in compiled.expanding):
