@@ -370,13 +370,14 @@ class _Batch:
         False, and nothing written, when another writer has changed the board since it was read.
         """
         assert self.writes_in_one_statement()
-        values = self._write_values()
+        changed = [s for s in self.items.values() if s is not None and s.dirty and not s.is_new]
+        values = self._write_values(changed)
         values["row_version"] = row_version
         statement = _WRITE_IF_UNCHANGED_WITH_SETTINGS if self.settings_dirty else _WRITE_IF_UNCHANGED
         return bool(self.conn.execute(statement, values).scalar())
 
-    def _write_values(self) -> dict[str, Any]:
-        changed = [s for s in self.items.values() if s is not None and s.dirty and not s.is_new]
+    def _write_values(self, changed: list[ItemState]) -> dict[str, Any]:
+        """The parameters of the one-statement write (PostgreSQL) for the ``changed`` items."""
         values: dict[str, Any] = {"b_id": self.board_id, "b_seq": self.seq, "b_item_count": self.item_count}
         if self.settings_dirty:
             values.update({f"b_{k}": v for k, v in self.settings.items()})
@@ -421,7 +422,7 @@ class _Batch:
         if not self.operations:
             return
         if in_one:
-            self.conn.execute(_WRITE_WITH_SETTINGS if self.settings_dirty else _WRITE, self._write_values())
+            self.conn.execute(_WRITE_WITH_SETTINGS if self.settings_dirty else _WRITE, self._write_values(changed))
         else:
             values: dict[str, Any] = {"b_id": self.board_id, "b_seq": self.seq, "b_item_count": self.item_count}
             if self.settings_dirty:
