@@ -16,4 +16,8 @@ fi
 if [ -f tests/browser/package.json ] && [ ! -d tests/browser/node_modules/axe-core ]; then
   (cd tests/browser && npm ci --silent --no-audit --no-fund) || echo "Could not install axe-core from npm."
 fi
+# The sign-in tests' OpenID provider (panva's oidc-provider), from its own lock file.
+if [ -f tests/openid-provider/package.json ] && [ ! -f tests/openid-provider/node_modules/oidc-provider/package.json ]; then
+  (cd tests/openid-provider && npm ci --silent --no-audit --no-fund) || echo "Could not install oidc-provider from npm."
+fi
 exit 0

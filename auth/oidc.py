@@ -30,6 +30,7 @@ import base64
 import binascii
 import hmac
 import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -63,6 +64,8 @@ from auth.oidc_providers import list_providers as list_providers
 from auth.tokens import TokenError, check_timed, make_timed
 from server.db import new_id
 
+log = logging.getLogger("kumppani.oidc")
+
 SCOPE = "openid profile email"
 #: How long a started sign-in may take before the provider sends the browser back.
 LOGIN_MAX_AGE = 600
@@ -87,6 +90,7 @@ class ProviderMetadata:
     jwks_uri: str
     algorithms: tuple[str, ...]
     token_auth_methods: tuple[str, ...]
+    userinfo_endpoint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +168,9 @@ async def discover(http: httpx.AsyncClient, issuer: str) -> ProviderMetadata:
         jwks_uri=_endpoint(data.get("jwks_uri"), allow_http),
         algorithms=algorithms,
         token_auth_methods=tuple(m for m in methods if isinstance(m, str)),
+        userinfo_endpoint=(
+            _endpoint(data["userinfo_endpoint"], allow_http) if data.get("userinfo_endpoint") is not None else None
+        ),
     )
 
 
@@ -398,12 +405,47 @@ async def finish_login(
         algorithms=metadata.algorithms,
         access_token=access_token if isinstance(access_token, str) else None,
     )
+    if (_display_name(claims) is None or _email(claims) is None) and metadata.userinfo_endpoint and access_token:
+        # Many providers keep profile claims out of the ID token of a code flow (OIDC Core 5.4).
+        claims = {**await fetch_userinfo(http, metadata.userinfo_endpoint, str(access_token), claims["sub"]), **claims}
+        claims = {k: v for k, v in claims.items() if v is not None}
     return VerifiedIdentity(
         issuer=provider.issuer,
         subject=claims["sub"],
         display_name=_display_name(claims),
         email=_email(claims),
     )
+
+
+async def fetch_userinfo(http: httpx.AsyncClient, endpoint: str, access_token: str, subject: str) -> dict[str, Any]:
+    """The profile claims the userinfo endpoint gives; its ``sub`` must be the ID token's (OIDC Core 5.3.2).
+
+    A provider that does not answer costs the person their name (they are asked for one), not the sign-in.
+    """
+    try:
+        response = await http.get(
+            endpoint, headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+        )
+    except httpx.HTTPError:
+        log.warning("oidc userinfo unreachable")
+        return {}
+    if response.status_code != 200 or not response.headers.get("content-type", "").startswith("application/json"):
+        log.warning("oidc userinfo refused", extra={"status": response.status_code})
+        return {}
+    try:
+        data = response.json()
+    except ValueError:
+        log.warning("oidc userinfo not json")
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    if data.get("sub") != subject:
+        raise OidcError("userinfo_subject_mismatch")
+    return {
+        k: data[k]
+        for k in ("name", "given_name", "family_name", "preferred_username", "email", "email_verified")
+        if k in data
+    }
 
 
 def _display_name(claims: Mapping[str, Any]) -> str | None:

@@ -87,6 +87,10 @@ def _failure(request: Request, reason: str, key: str = "error.oidc") -> Response
 
 async def oidc_start(request: Request) -> Response:
     state = _state(request)
+    # The sign-in page links here. Another site may link here too, but it must not start a sign-in in
+    # someone's browser behind their back: send such a visit to the sign-in page, where they choose.
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return _no_store(RedirectResponse("/signin", status_code=303))
     bucket = _start_buckets(request).get(client_address(request))
     if not bucket.take():
         return error_page(request, 429, "error.429", headers={"Retry-After": str(int(bucket.retry_after()) + 1)})

@@ -313,7 +313,7 @@ async def test_sign_in_creates_a_person_with_an_external_identity_and_a_session(
 ) -> None:
     page = await browser.get(f"{kumppani.base}/signin")
     assert "Kirjaudu: Testikunnan tunnus" in page.text
-    assert f'action="/signin/oidc/{provider_id}"' in page.text
+    assert f'href="/signin/oidc/{provider_id}"' in page.text
 
     done = await sign_in(browser, kumppani, provider_id)
     assert done.status_code == 303 and done.headers["location"] == "/"

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from conftest import LiveServer, Seeded, seed_workspace, service_missing
+from conftest import LiveServer, Seeded, free_port, seed_workspace, service_missing, settings_for
+from openid_provider import OpenIdProvider, missing_reason, start_openid_provider
 from server.migrate import upgrade
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -86,6 +87,31 @@ def axe_source() -> str:
     if not AXE.exists():
         service_missing("axe-core is not installed: run `npm ci` in tests/browser")
     return AXE.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def signin_live(migrated_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    """A live server whose public address is its own port, as the provider's redirect URI needs."""
+    port = free_port()
+    settings = settings_for(migrated_url, tmp_path, KUMPPANI_BASE_URL=f"http://127.0.0.1:{port}")
+    server = LiveServer(settings, port=port).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def openid_provider(signin_live: LiveServer) -> Iterator[OpenIdProvider]:
+    """panva's oidc-provider on loopback, with one client whose redirect URI is ``signin_live``'s callback."""
+    reason = missing_reason()
+    if reason is not None:
+        service_missing(reason)
+    provider = start_openid_provider(f"{signin_live.base}/signin/oidc/callback")
+    try:
+        yield provider
+    finally:
+        provider.stop()
 
 
 @pytest.fixture

@@ -1,0 +1,98 @@
+"""Organisation sign-in in Chromium, through a real OpenID provider (panva's oidc-provider).
+
+The person finds the provider's control on Kumppani's sign-in page by its name,
+signs in at the provider's own pages, and lands back signed in with their name
+shown. The page's Content-Security-Policy applies throughout, as in production.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.sync_api import expect
+
+from auth import oidc
+from browser.conftest import check_axe, run, tab_to
+from conftest import LiveServer
+from openid_provider import OpenIdProvider
+from server.db import create_engine
+
+PROVIDER_NAME = "Testikunnan tunnus"
+BUTTON_NAME = f"Kirjaudu: {PROVIDER_NAME}"
+
+
+async def _register(database_url: str, op: OpenIdProvider, name: str = PROVIDER_NAME) -> str:
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            return await oidc.add_provider(
+                conn, name=name, issuer=op.issuer, client_id=op.client_id, client_secret=op.client_secret
+            )
+    finally:
+        await engine.dispose()
+
+
+def _context(browser: Any) -> Any:
+    context = browser.new_context(locale="fi-FI", viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    # Nothing leaves the machine: the provider's page asks for a web font on the internet.
+    context.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/]).*"), lambda route: route.abort())
+    return context
+
+
+def _sign_in_at_provider(page: Any, login: str) -> None:
+    """What a person does on the provider's own pages: log in, then allow Kumppani."""
+    page.get_by_placeholder("Enter any login").fill(login)
+    page.get_by_placeholder("and password").fill("any password")
+    page.get_by_role("button", name="Sign-in").click()
+    page.get_by_role("button", name="Continue").click()
+
+
+def test_a_person_signs_in_with_the_providers_button(
+    browser: Any, signin_live: LiveServer, openid_provider: OpenIdProvider, migrated_url: str, axe_source: str
+) -> None:
+    run(_register(migrated_url, openid_provider))
+    context = _context(browser)
+    try:
+        page = context.new_page()
+        blocked: list[str] = []
+        page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+        page.goto(f"{signin_live.base}/signin")
+        check_axe(page, axe_source, "the sign-in page with a provider")
+        page.get_by_role("link", name=BUTTON_NAME).click()
+
+        expect(page).to_have_url(re.compile("^" + re.escape(openid_provider.issuer)))
+        _sign_in_at_provider(page, "paula")
+
+        expect(page).to_have_url(re.compile("^" + re.escape(signin_live.base)))
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Paula Pilvi")
+        assert blocked == []
+    finally:
+        context.close()
+
+
+def test_the_providers_button_works_by_keyboard(
+    browser: Any, signin_live: LiveServer, openid_provider: OpenIdProvider, migrated_url: str
+) -> None:
+    run(_register(migrated_url, openid_provider))
+    context = _context(browser)
+    try:
+        page = context.new_page()
+        page.goto(f"{signin_live.base}/signin")
+        link = page.get_by_role("link", name=BUTTON_NAME)
+        tab_to(page, link)
+        assert link.evaluate("(node) => getComputedStyle(node).outlineStyle") != "none"  # focus is visible
+        page.keyboard.press("Enter")
+
+        expect(page).to_have_url(re.compile("^" + re.escape(openid_provider.issuer)))
+        page.keyboard.type("paula")
+        page.keyboard.press("Tab")
+        page.keyboard.type("any password")
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("button", name="Continue")).to_be_focused()
+        page.keyboard.press("Enter")
+
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Paula Pilvi")
+    finally:
+        context.close()
