@@ -47,7 +47,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth import audit
@@ -102,6 +102,13 @@ class PendingLogin:
     nonce: str
     code_verifier: str
     return_to: str
+
+
+@dataclass(frozen=True, slots=True)
+class SignedInPerson:
+    person_id: str
+    #: False when neither the provider nor the person has given a name others can see.
+    has_name: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,7 +387,8 @@ async def finish_login(
     if pending.provider_id != provider.id:
         raise OidcError("provider_mismatch")
     if "error" in callback:
-        raise OidcError("provider_error")
+        # The person said no (or cancelled) at the provider: that is not a fault to report as one.
+        raise OidcError("provider_denied" if callback["error"] == "access_denied" else "provider_error")
     state = callback.get("state", "")
     if not state or not hmac.compare_digest(state.encode(), pending.state.encode()):
         raise OidcError("state_mismatch")
@@ -471,15 +479,21 @@ def _email(claims: Mapping[str, Any]) -> str | None:
 # ------------------------------------------------------------------ people
 
 
-async def find_or_create_person(conn: AsyncConnection, provider: Provider, identity: VerifiedIdentity) -> str:
+async def find_or_create_person(
+    conn: AsyncConnection, provider: Provider, identity: VerifiedIdentity
+) -> SignedInPerson:
     """The person behind (issuer, subject), created on first sign-in. E-mail never links accounts.
+
+    The name and e-mail the provider gives replace the stored ones at every
+    sign-in (the organisation's directory is their source); what it leaves out
+    is kept, such as a name the person chose because the provider gave none.
 
     Two first sign-ins racing each other: one insert fails on the unique
     (issuer, subject) and the caller retries, finding the other's person.
     """
     row = (
         await conn.execute(
-            select(ExternalIdentity.person_id, Person.disabled_at, Person.erased_at)
+            select(ExternalIdentity.person_id, Person.display_name, Person.disabled_at, Person.erased_at)
             .join(Person, Person.id == ExternalIdentity.person_id)
             .where(ExternalIdentity.issuer == identity.issuer, ExternalIdentity.subject == identity.subject)
         )
@@ -487,8 +501,10 @@ async def find_or_create_person(conn: AsyncConnection, provider: Provider, ident
     if row is not None:
         if row.disabled_at is not None or row.erased_at is not None:
             raise OidcError("person_disabled")
-        person_id: str = row.person_id
-        return person_id
+        fresh = {k: v for k, v in (("display_name", identity.display_name), ("email", identity.email)) if v is not None}
+        if fresh:
+            await conn.execute(update(Person).where(Person.id == row.person_id).values(**fresh))
+        return SignedInPerson(row.person_id, has_name=bool(identity.display_name or row.display_name))
     person_id = new_id()
     await conn.execute(
         insert(Person).values(
@@ -511,4 +527,4 @@ async def find_or_create_person(conn: AsyncConnection, provider: Provider, ident
         object_id=person_id,
         provider_id=provider.id,
     )
-    return person_id
+    return SignedInPerson(person_id, has_name=identity.display_name is not None)

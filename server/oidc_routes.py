@@ -14,8 +14,10 @@ does not keep it resident.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import timedelta
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
@@ -78,9 +80,22 @@ def _clear_pending(response: Response, state: AppState) -> None:
     )
 
 
-def _failure(request: Request, reason: str, key: str = "error.oidc") -> Response:
-    log.warning("oidc sign-in refused", extra={"reason": reason})
-    response = error_page(request, 400, key)
+def refusal_page(reason: str) -> tuple[int, str]:
+    """What the person is told about a refused sign-in: the status and the page's text key."""
+    if reason == "no_pending_login":
+        return 400, "error.oidc_expired"
+    if reason == "provider_denied":
+        return 400, "error.oidc_cancelled"
+    if reason.endswith("_unreachable") or re.fullmatch(r"(discovery|jwks|token)_status_5\d\d", reason):
+        return 502, "error.oidc_unreachable"
+    return 400, "error.oidc"
+
+
+def _failure(request: Request, reason: str, provider_id: str | None = None) -> Response:
+    # The reason is a fixed word of ours: never a token, a code or what the provider wrote.
+    log.warning("oidc sign-in refused", extra={"reason": reason, "provider_id": provider_id or "-"})
+    status, key = refusal_page(reason)
+    response = error_page(request, status, key)
     _clear_pending(response, _state(request))
     return _no_store(response)
 
@@ -111,7 +126,7 @@ async def oidc_start(request: Request) -> Response:
                 return_to=request.query_params.get("next"),
             )
     except OidcError as exc:
-        return _failure(request, exc.reason)
+        return _failure(request, exc.reason, provider.id)
     response = RedirectResponse(url, status_code=303)
     # One cookie, always the same name: a new attempt overwrites the previous one.
     response.set_cookie(
@@ -130,10 +145,11 @@ async def oidc_callback(request: Request) -> Response:
     state = _state(request)
     sealed = request.cookies.get(pending_cookie_name(state))
     if not sealed:
-        return _failure(request, "no_pending_login", "error.oidc_expired")
+        return _failure(request, "no_pending_login")
     await import_off_loop("auth.oidc")
     from auth import oidc
 
+    pending = None
     try:
         pending = oidc.open_pending(state.settings.secret_keys, sealed)
         async with state.engine.connect() as conn:
@@ -144,33 +160,38 @@ async def oidc_callback(request: Request) -> Response:
             identity = await oidc.finish_login(
                 http, provider, pending, dict(request.query_params), redirect_uri=redirect_uri(state)
             )
-        token = await _sign_in(request, state, provider, identity)
+        token, has_name = await _sign_in(request, state, provider, identity)
     except OidcError as exc:
-        return _failure(request, exc.reason)
-    response = RedirectResponse(pending.return_to, status_code=303)
+        return _failure(request, exc.reason, pending.provider_id if pending else None)
+    # Without a name others can see, the person picks one first (as a customer does after an invite).
+    target = pending.return_to if has_name else f"/welcome?{urlencode({'next': pending.return_to})}"
+    response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, state, token)
     _clear_pending(response, state)
     return _no_store(response)
 
 
-async def _sign_in(request: Request, state: AppState, provider: Provider, identity: VerifiedIdentity) -> str:
-    """A new session for the person behind the identity; an earlier session in this browser ends."""
+async def _sign_in(
+    request: Request, state: AppState, provider: Provider, identity: VerifiedIdentity
+) -> tuple[str, bool]:
+    """A new session for the person behind the identity (and whether they have a name); an earlier
+    session in this browser ends."""
     from auth import oidc  # loaded already: the identity comes from it
 
     for attempt in (1, 2):
         try:
             async with state.engine.begin() as conn:
-                person_id = await oidc.find_or_create_person(conn, provider, identity)
+                person = await oidc.find_or_create_person(conn, provider, identity)
                 token = await create_session(
                     conn,
-                    person_id,
+                    person.person_id,
                     absolute=timedelta(hours=state.settings.session_absolute_hours),
                     user_agent=request.headers.get("user-agent"),
                 )
                 old = request.cookies.get(state.cookie_name)
                 if old:
                     await end_session(conn, old)
-            return token
+            return token, person.has_name
         except IntegrityError:
             # Another first sign-in of the same (issuer, subject) won the race: take its person.
             if attempt == 2:

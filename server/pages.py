@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
@@ -21,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from auth import consent, invites
-from auth.models import LocalAccount, Membership, Notification, Person, Team
+from auth.models import ExternalIdentity, LocalAccount, Membership, Notification, Organisation, Person, Team
 from auth.oidc_providers import enabled_providers
 from auth.passwords import verify_password
 from auth.permissions import BoardOwner, board_access
@@ -149,7 +150,8 @@ async def signin_page(request: Request) -> Response:
         return RedirectResponse("/", status_code=303)
     async with _state(request).engine.connect() as conn:
         providers = await enabled_providers(conn)
-    return render(request, "signin.html", {"error": None, "username": "", "providers": providers})
+    context = {"error": None, "username": "", "providers": providers, "next": request.query_params.get("next")}
+    return render(request, "signin.html", context)
 
 
 async def signin_submit(request: Request) -> Response:
@@ -175,7 +177,8 @@ async def signin_submit(request: Request) -> Response:
             by_address.take()
             by_account.take()
             log.info("sign-in failed")
-            return render(request, "signin.html", {"error": "signin.failed", "username": username}, status=400)
+            context = {"error": "signin.failed", "username": username, "providers": await enabled_providers(conn)}
+            return render(request, "signin.html", context, status=400)
         token = await create_session(
             conn,
             row.person_id,
@@ -278,7 +281,25 @@ async def home(request: Request) -> Response:
                 .order_by(Notification.created_at)
             )
         ).all()
+        account = None if teams or notes or session.is_admin else await _organisation_account(conn, session.person_id)
+    if account is not None:
+        # Signed in with an organisation account, in no team yet: say who can change that.
+        return render(request, "no_team.html", {"account": account}, session=session)
     return render(request, "home.html", {"teams": teams, "notifications": notes}, session=session)
+
+
+async def _organisation_account(conn: AsyncConnection, person_id: str) -> dict[str, str | None] | None:
+    """The e-mail and organisation of a person who signs in with an organisation account, else None."""
+    row = (
+        await conn.execute(
+            select(Person.email, Organisation.name)
+            .join(ExternalIdentity, ExternalIdentity.person_id == Person.id)
+            .outerjoin(Organisation, Organisation.id == Person.organisation_id)
+            .where(Person.id == person_id)
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else {"email": row.email, "organisation": row.name}
 
 
 async def board_page(request: Request) -> Response:

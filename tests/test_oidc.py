@@ -39,6 +39,9 @@ from server.i18n import Translator
 FI = Translator("fi")
 FAILED_TEXT = FI("error.oidc.text")
 EXPIRED_TEXT = FI("error.oidc_expired.text")
+CANCELLED_TEXT = FI("error.oidc_cancelled.text")
+UNREACHABLE_TEXT = FI("error.oidc_unreachable.text")
+NO_TEAM_TEXT = FI("no_team.title")
 CLIENT_ID = "kumppani-client"
 CLIENT_SECRET = "client-secret-" + "s" * 24
 
@@ -389,21 +392,22 @@ async def test_return_path_is_kept_and_only_on_this_site(
 
 
 @pytest.mark.parametrize(
-    ("switch", "reason"),
+    ("switch", "reason", "text"),
     [
-        ("wrong_nonce", "id_token_claim_nonce"),
-        ("wrong_issuer", "id_token_claim_iss"),
-        ("wrong_audience", "id_token_claim_aud"),
-        ("expired", "id_token_claim_exp"),
-        ("metadata_issuer", "metadata_issuer_mismatch"),
-        ("provider_error", "provider_error"),
-        ("wrong_key", "id_token_signature"),
-        ("several_audiences", "id_token_claim_azp"),
+        ("wrong_nonce", "id_token_claim_nonce", FAILED_TEXT),
+        ("wrong_issuer", "id_token_claim_iss", FAILED_TEXT),
+        ("wrong_audience", "id_token_claim_aud", FAILED_TEXT),
+        ("expired", "id_token_claim_exp", FAILED_TEXT),
+        ("metadata_issuer", "metadata_issuer_mismatch", FAILED_TEXT),
+        ("provider_error", "provider_denied", CANCELLED_TEXT),
+        ("wrong_key", "id_token_signature", FAILED_TEXT),
+        ("several_audiences", "id_token_claim_azp", FAILED_TEXT),
     ],
 )
 async def test_a_misbehaving_provider_is_refused(
     switch: str,
     reason: str,
+    text: str,
     caplog: pytest.LogCaptureFixture,
     kumppani: LiveServer,
     op: TestProvider,
@@ -414,9 +418,14 @@ async def test_a_misbehaving_provider_is_refused(
     before = await counts(migrated_url)
     op.misbehave = {switch}
     response = await sign_in(browser, kumppani, provider_id)
-    assert_refused(response, browser)
+    assert_refused(response, browser, text)
     assert await counts(migrated_url) == before
-    assert [r.reason for r in caplog.records if r.name == "kumppani.oidc"] == [reason]
+    refusals = [r for r in caplog.records if r.name == "kumppani.oidc"]
+    assert [r.reason for r in refusals] == [reason]
+    assert [r.provider_id for r in refusals] == [provider_id]
+    # The log line names what went wrong and never carries a token or a code from the exchange.
+    logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in refusals)
+    assert "code=" not in logged and "eyJ" not in logged
     if switch == "metadata_issuer":
         assert op.authorize_requests == []  # never sent the browser to a provider that names another issuer
 
@@ -469,6 +478,84 @@ async def test_a_disabled_or_unknown_provider_cannot_be_used(
     for provider_id in (disabled, "no-such-provider"):
         assert (await browser.get(f"{kumppani.base}/signin/oidc/{provider_id}")).status_code == 404
     assert op.authorize_requests == []
+
+
+async def test_an_unreachable_provider_is_told_apart_from_a_refusal(
+    kumppani: LiveServer, op: TestProvider, provider_id: str, browser: httpx.AsyncClient, migrated_url: str
+) -> None:
+    op.stop()
+    response = await browser.get(f"{kumppani.base}/signin/oidc/{provider_id}")
+    assert response.status_code == 502
+    assert UNREACHABLE_TEXT in response.text and FAILED_TEXT not in response.text
+    assert "kumppani-oidc" not in set_cookie_names(response)
+    assert await counts(migrated_url) == {"person": 0, "external_identity": 0, "auth_session": 0}
+
+
+async def test_another_site_cannot_start_a_sign_in(
+    kumppani: LiveServer, op: TestProvider, provider_id: str, browser: httpx.AsyncClient
+) -> None:
+    for site in ("cross-site", "same-site"):
+        response = await browser.get(f"{kumppani.base}/signin/oidc/{provider_id}", headers={"Sec-Fetch-Site": site})
+        assert response.status_code == 303 and response.headers["location"] == "/signin"
+        assert set_cookie_names(response) in ([], ["kumppani-csrf"])
+    assert op.authorize_requests == []
+    # From the sign-in page itself (or typed into the address bar) it starts.
+    for site in ("same-origin", "none"):
+        response = await browser.get(f"{kumppani.base}/signin/oidc/{provider_id}", headers={"Sec-Fetch-Site": site})
+        assert response.status_code == 303 and response.headers["location"].startswith(op.issuer)
+
+
+# ------------------------------------------------------------------ name, e-mail and the first page
+
+
+async def test_name_and_email_are_refreshed_at_each_sign_in(
+    kumppani: LiveServer, op: TestProvider, provider_id: str, migrated_url: str
+) -> None:
+    async with httpx.AsyncClient(follow_redirects=False, timeout=20) as browser:
+        assert (await sign_in(browser, kumppani, provider_id)).status_code == 303
+    op.user.update(name="Paula Pilvi-Sade", email="paula.sade@example.fi")
+    async with httpx.AsyncClient(follow_redirects=False, timeout=20) as browser:
+        assert (await sign_in(browser, kumppani, provider_id)).headers["location"] == "/"
+        assert "Paula Pilvi-Sade" in (await browser.get(f"{kumppani.base}/")).text
+    engine = create_engine(migrated_url)
+    try:
+        async with engine.connect() as conn:
+            [person] = (await conn.execute(select(Person.display_name, Person.email))).all()
+    finally:
+        await engine.dispose()
+    assert tuple(person) == ("Paula Pilvi-Sade", "paula.sade@example.fi")
+
+
+async def test_a_first_sign_in_without_a_name_asks_for_one(
+    kumppani: LiveServer, op: TestProvider, provider_id: str, browser: httpx.AsyncClient
+) -> None:
+    del op.user["name"]
+    done = await sign_in(browser, kumppani, provider_id, next_path="/me")
+    assert done.status_code == 303 and done.headers["location"] == "/welcome?next=%2Fme"
+    page = await browser.get(f"{kumppani.base}/welcome?next=%2Fme")
+    assert FI("welcome.name_label") in page.text
+    chosen = await browser.post(
+        f"{kumppani.base}/welcome",
+        data={"csrf": browser.cookies["kumppani-csrf"], "display_name": "Paula P.", "next": "/"},
+        headers={"Origin": kumppani.base},
+    )
+    assert chosen.status_code == 303
+    assert "Paula P." in (await browser.get(f"{kumppani.base}/")).text
+    # The provider still gives no name: the chosen one stays, and the person is not asked again.
+    async with httpx.AsyncClient(follow_redirects=False, timeout=20) as again:
+        assert (await sign_in(again, kumppani, provider_id)).headers["location"] == "/"
+        assert "Paula P." in (await again.get(f"{kumppani.base}/")).text
+
+
+async def test_a_person_without_a_team_is_told_who_can_add_them(
+    kumppani: LiveServer, op: TestProvider, provider_id: str, browser: httpx.AsyncClient
+) -> None:
+    assert (await sign_in(browser, kumppani, provider_id)).status_code == 303
+    home = await browser.get(f"{kumppani.base}/")
+    assert home.status_code == 200
+    for key in ("no_team.title", "no_team.who_professional", "no_team.who_coach", "no_team.who_admin"):
+        assert FI(key) in home.text
+    assert FI("no_team.email", email="paula@example.fi") in home.text
 
 
 # ------------------------------------------------------------------ PKCE and cookie size

@@ -17,6 +17,9 @@ from browser.conftest import check_axe, run, tab_to
 from conftest import LiveServer
 from openid_provider import OpenIdProvider
 from server.db import create_engine
+from server.i18n import Translator
+
+FI = Translator("fi")
 
 PROVIDER_NAME = "Testikunnan tunnus"
 BUTTON_NAME = f"Kirjaudu: {PROVIDER_NAME}"
@@ -67,6 +70,10 @@ def test_a_person_signs_in_with_the_providers_button(
 
         expect(page).to_have_url(re.compile("^" + re.escape(signin_live.base)))
         expect(page.get_by_role("heading", level=1)).to_contain_text("Paula Pilvi")
+        # In no team yet: the page says who can add them (and with which account), not an empty home.
+        expect(page.get_by_role("heading", name=FI("no_team.title"))).to_be_visible()
+        expect(page.get_by_text(FI("no_team.email", email="paula.pilvi@kunta.example"))).to_be_visible()
+        check_axe(page, axe_source, "the page of a person in no team")
         assert blocked == []
     finally:
         context.close()
@@ -94,5 +101,26 @@ def test_the_providers_button_works_by_keyboard(
         page.keyboard.press("Enter")
 
         expect(page.get_by_role("heading", level=1)).to_contain_text("Paula Pilvi")
+    finally:
+        context.close()
+
+
+def test_a_person_the_provider_gives_no_name_picks_one(
+    browser: Any, signin_live: LiveServer, openid_provider: OpenIdProvider, migrated_url: str, axe_source: str
+) -> None:
+    run(_register(migrated_url, openid_provider))
+    context = _context(browser)
+    try:
+        page = context.new_page()
+        page.goto(f"{signin_live.base}/signin")
+        page.get_by_role("link", name=BUTTON_NAME).click()
+        _sign_in_at_provider(page, "nimeton")
+
+        name = page.get_by_label(FI("welcome.name_label"))
+        expect(name).to_be_visible()
+        check_axe(page, axe_source, "the name question after an organisation sign-in")
+        name.fill("Nimi Itse")
+        page.get_by_role("button", name=FI("welcome.continue")).click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Nimi Itse")
     finally:
         context.close()
