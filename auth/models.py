@@ -69,12 +69,16 @@ class LocalAccount(Base):
 
 
 class IdentityProvider(Base):
+    """An organisation's OpenID provider. The client secret is sealed, or read from an environment
+    variable named here (see auth/oidc_secrets.py); one of the two is set, never the plain secret."""
+
     __tablename__ = "identity_provider"
     id: Mapped[str] = _id()
     name: Mapped[str] = mapped_column(String(200))
     issuer: Mapped[str] = mapped_column(String(500), unique=True)
     client_id: Mapped[str] = mapped_column(String(200))
-    client_secret: Mapped[str] = mapped_column(String(500))
+    client_secret: Mapped[str | None] = mapped_column(String(1000))
+    client_secret_env: Mapped[str | None] = mapped_column(String(100))
     organisation_id: Mapped[str | None] = mapped_column(ForeignKey("organisation.id"))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
 

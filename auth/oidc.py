@@ -32,7 +32,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -58,9 +58,13 @@ from auth.oidc_providers import Provider as Provider
 from auth.oidc_providers import ProviderChoice as ProviderChoice
 from auth.oidc_providers import add_provider as add_provider
 from auth.oidc_providers import check_issuer as check_issuer
+from auth.oidc_providers import edit_provider as edit_provider
 from auth.oidc_providers import enabled_providers as enabled_providers
+from auth.oidc_providers import find_provider as find_provider
 from auth.oidc_providers import get_provider as get_provider
 from auth.oidc_providers import list_providers as list_providers
+from auth.oidc_providers import remove_provider as remove_provider
+from auth.oidc_secrets import client_secret
 from auth.tokens import TokenError, check_timed, make_timed
 from server.db import new_id
 
@@ -194,6 +198,64 @@ async def fetch_keys(http: httpx.AsyncClient, jwks_uri: str) -> KeySet:
         raise OidcError("jwks_malformed") from None
 
 
+def _key_id(id_token: str) -> str | None:
+    """The ``kid`` in the token's header, unverified: only to tell whether the key set is current."""
+    try:
+        header = json.loads(_unb64(id_token.split(".", 1)[0][:2000]))
+    except (ValueError, binascii.Error):
+        return None
+    kid = header.get("kid") if isinstance(header, dict) else None
+    return kid if isinstance(kid, str) else None
+
+
+class MetadataCache:
+    """Providers' discovery documents and key sets, kept for ``lifetime`` seconds.
+
+    A sign-in then costs the provider one token request (and userinfo), not
+    three more. An ID token signed with a key id the cached set lacks means the
+    provider rotated its keys: the set is fetched again at once, but at most once
+    per ``refetch_interval``, so that tokens with made-up key ids cannot make us
+    hammer the provider. Failures are not kept: the next sign-in asks again.
+    One per process; ``clock`` is there for the tests.
+    """
+
+    def __init__(
+        self, *, lifetime: float = 3600.0, refetch_interval: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.lifetime = lifetime
+        self.refetch_interval = refetch_interval
+        self.clock = clock
+        self._metadata: dict[str, tuple[float, ProviderMetadata]] = {}
+        self._keys: dict[str, tuple[float, KeySet]] = {}
+        self._refetched: dict[str, float] = {}  # when a key set was last fetched for an unknown key id
+
+    def _fresh(self, fetched_at: float) -> bool:
+        return self.clock() - fetched_at < self.lifetime
+
+    async def metadata(self, http: httpx.AsyncClient, issuer: str) -> ProviderMetadata:
+        cached = self._metadata.get(issuer)
+        if cached is not None and self._fresh(cached[0]):
+            return cached[1]
+        metadata = await discover(http, issuer)
+        self._metadata[issuer] = (self.clock(), metadata)
+        return metadata
+
+    async def keys(self, http: httpx.AsyncClient, metadata: ProviderMetadata, *, key_id: str | None) -> KeySet:
+        uri = metadata.jwks_uri
+        cached = self._keys.get(uri)
+        if cached is not None and self._fresh(cached[0]):
+            keys = cached[1]
+            if key_id is None or any(k.kid == key_id for k in keys.keys):
+                return keys
+            last = self._refetched.get(uri)
+            if last is not None and self.clock() - last < self.refetch_interval:
+                return keys  # the signature check refuses the token
+            self._refetched[uri] = self.clock()
+        keys = await fetch_keys(http, uri)
+        self._keys[uri] = (self.clock(), keys)
+        return keys
+
+
 # ------------------------------------------------------------------ the pending sign-in
 
 
@@ -257,9 +319,10 @@ async def start_login(
     redirect_uri: str,
     secret_keys: Sequence[str],
     return_to: str | None = None,
+    cache: MetadataCache | None = None,
 ) -> tuple[str, str]:
     """The authorization URL to send the browser to, and the sealed pending sign-in to keep."""
-    metadata = await discover(http, provider.issuer)
+    metadata = await (cache or MetadataCache()).metadata(http, provider.issuer)
     pending = PendingLogin(
         provider_id=provider.id,
         state=generate_token(43),
@@ -281,6 +344,17 @@ async def start_login(
     return url, seal_pending(secret_keys, pending)
 
 
+@dataclass(frozen=True, slots=True)
+class _Client:
+    """What Authlib's client authentication reads: the id and the secret, for one request."""
+
+    client_id: str
+    client_secret: str
+
+    def __repr__(self) -> str:
+        return f"_Client(client_id={self.client_id!r})"
+
+
 async def exchange_code(
     http: httpx.AsyncClient,
     provider: Provider,
@@ -289,8 +363,13 @@ async def exchange_code(
     code: str,
     code_verifier: str,
     redirect_uri: str,
+    secret_keys: Sequence[str],
 ) -> dict[str, Any]:
     """Trade the code (and the PKCE verifier) for tokens at the token endpoint."""
+    client = _Client(
+        provider.client_id,
+        client_secret(secret_keys, sealed=provider.sealed_secret, env_name=provider.client_secret_env),
+    )
     body: str = prepare_token_request(
         "authorization_code", code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
     )
@@ -298,7 +377,7 @@ async def exchange_code(
     encode = encode_client_secret_basic
     if "client_secret_basic" not in metadata.token_auth_methods and "client_secret_post" in metadata.token_auth_methods:
         encode = encode_client_secret_post
-    url, headers, body = encode(provider, "POST", metadata.token_endpoint, headers, body)
+    url, headers, body = encode(client, "POST", metadata.token_endpoint, headers, body)
     try:
         response = await http.post(url, content=body, headers=headers)
     except httpx.HTTPError:
@@ -382,8 +461,11 @@ async def finish_login(
     callback: Mapping[str, str],
     *,
     redirect_uri: str,
+    secret_keys: Sequence[str],
+    cache: MetadataCache | None = None,
 ) -> VerifiedIdentity:
     """Check the provider's answer against the pending sign-in and return who signed in."""
+    cache = cache or MetadataCache()
     if pending.provider_id != provider.id:
         raise OidcError("provider_mismatch")
     if "error" in callback:
@@ -398,11 +480,17 @@ async def finish_login(
     # RFC 9207: a provider that names itself in the answer must name the issuer we started with.
     if "iss" in callback and callback["iss"] != provider.issuer:
         raise OidcError("callback_issuer_mismatch")
-    metadata = await discover(http, provider.issuer)
+    metadata = await cache.metadata(http, provider.issuer)
     tokens = await exchange_code(
-        http, provider, metadata, code=code, code_verifier=pending.code_verifier, redirect_uri=redirect_uri
+        http,
+        provider,
+        metadata,
+        code=code,
+        code_verifier=pending.code_verifier,
+        redirect_uri=redirect_uri,
+        secret_keys=secret_keys,
     )
-    keys = await fetch_keys(http, metadata.jwks_uri)
+    keys = await cache.keys(http, metadata, key_id=_key_id(tokens["id_token"]))
     access_token = tokens.get("access_token")
     claims = validate_id_token(
         tokens["id_token"],

@@ -1,4 +1,4 @@
-"""The ``kumppani`` command: serve, migrate, demo, user add, provider add/list, doctor."""
+"""The ``kumppani`` command: serve, migrate, demo, user add, provider add/list/edit/disable/remove, doctor."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from server.settings import Settings, SettingsError, load_settings
 
@@ -80,11 +81,27 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     settings = _settings()
     try:
         upgrade(settings.database_url)
+        resealed = asyncio.run(_reseal_provider_secrets(settings))
     except Exception as exc:
         print(f"kumppani: migrating the database failed: {exc}", file=sys.stderr)
         return 1
     print("The database is up to date.")
+    if resealed:
+        print(f"Sealed the client secrets of {resealed} sign-in provider(s) with the newest secret key.")
     return 0
+
+
+async def _reseal_provider_secrets(settings: Settings) -> int:
+    """Client secrets stored in plain text get sealed, and sealed ones move to the newest key."""
+    from auth.oidc_secrets import reseal_all
+    from server.db import create_engine
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.begin() as conn:
+            return await reseal_all(conn, settings.secret_keys)
+    finally:
+        await engine.dispose()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -120,22 +137,68 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+#: What the ``provider`` commands print for each refusal (OidcError.reason).
+PROVIDER_MESSAGES = {
+    "issuer_taken": "a provider with this issuer already exists.",
+    "issuer_malformed": "the issuer must be a URL such as https://login.example.fi (no query or fragment).",
+    "issuer_not_https": "the issuer must start with https:// (plain http only on localhost).",
+    "name_malformed": "give the provider a name of at most 200 characters.",
+    "client_malformed": "give a client id (at most 200 characters) and a client secret (at most 500).",
+    "client_secret_one_of": "give either --client-secret or --client-secret-env, not both.",
+    "client_secret_env_malformed": "--client-secret-env must name an environment variable, such as IDP_SECRET.",
+    "organisation_unknown": "there is no organisation with this id.",
+    "provider_unknown": "there is no sign-in provider with this id (see 'kumppani provider list').",
+    "discovery_unreachable": "the provider did not answer at {url}.",
+    "discovery_not_json": "the provider's answer at {url} is not its OpenID metadata.",
+    "metadata_issuer_mismatch": "the metadata at {url} names another issuer; give the issuer exactly as it does.",
+    "metadata_not_https": "the provider's metadata names endpoints that are not https.",
+    "metadata_malformed": "the provider's metadata at {url} lacks endpoints Kumppani needs.",
+    "no_usable_algorithm": "the provider signs ID tokens only with algorithms Kumppani refuses (use RS256 or ES256).",
+}
+
+
+def _provider_refusal(reason: str, issuer: str = "") -> int:
+    url = f"{issuer.rstrip('/')}/.well-known/openid-configuration" if issuer else ""
+    message = PROVIDER_MESSAGES.get(reason)
+    if message is None and reason.startswith("discovery_status_"):
+        message = f"the provider answered {reason.rsplit('_', 1)[1]} at {{url}}."
+    print(f"kumppani: {(message or reason).format(url=url)}", file=sys.stderr)
+    return 2
+
+
+async def _check_discovery(issuer: str) -> None:
+    """Fetch the provider's metadata once: a typo in the issuer shows now, not at someone's first sign-in."""
+    import httpx
+
+    from auth.oidc import discover
+
+    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False) as http:
+        await discover(http, issuer)
+
+
+def _secret_options(args: argparse.Namespace, *, ask: bool) -> tuple[str | None, str | None]:
+    if args.client_secret and args.client_secret_env:
+        return args.client_secret, args.client_secret_env  # refused by the domain with its own message
+    if args.client_secret_env:
+        return None, args.client_secret_env
+    if args.client_secret:
+        return args.client_secret, None
+    return (getpass.getpass("Client secret: "), None) if ask else (None, None)
+
+
 def cmd_provider_add(args: argparse.Namespace) -> int:
-    from auth.oidc_providers import OidcError, add_provider
+    from auth.oidc_providers import OidcError, add_provider, check_issuer
     from server.db import create_engine
 
     settings = _settings()
-    secret = args.client_secret or getpass.getpass("Client secret: ")
-    messages = {
-        "issuer_taken": "a provider with this issuer already exists.",
-        "issuer_malformed": "the issuer must be a URL such as https://login.example.fi (no query or fragment).",
-        "issuer_not_https": "the issuer must start with https:// (plain http only on localhost).",
-        "name_malformed": "give the provider a name of at most 200 characters.",
-        "client_malformed": "give a client id (at most 200 characters) and a client secret (at most 500).",
-        "organisation_unknown": "there is no organisation with this id.",
-    }
+    try:
+        check_issuer(args.issuer)
+    except OidcError as exc:
+        return _provider_refusal(exc.reason)
+    secret, secret_env = _secret_options(args, ask=True)
 
     async def _add() -> str:
+        await _check_discovery(args.issuer)
         engine = create_engine(settings.database_url)
         try:
             async with engine.begin() as conn:
@@ -144,7 +207,9 @@ def cmd_provider_add(args: argparse.Namespace) -> int:
                     name=args.name,
                     issuer=args.issuer,
                     client_id=args.client_id,
+                    secret_keys=settings.secret_keys,
                     client_secret=secret,
+                    client_secret_env=secret_env,
                     organisation_id=args.organisation,
                     enabled=not args.disabled,
                 )
@@ -154,9 +219,10 @@ def cmd_provider_add(args: argparse.Namespace) -> int:
     try:
         provider_id = asyncio.run(_add())
     except OidcError as exc:
-        print(f"kumppani: {messages.get(exc.reason, exc.reason)}", file=sys.stderr)
-        return 2
-    print(f"Added the sign-in provider {args.name} ({provider_id}).")
+        return _provider_refusal(exc.reason, args.issuer)
+    print(f"Added the sign-in provider {' '.join(args.name.split())} ({provider_id}).")
+    if secret_env:
+        print(f"The client secret is read from the environment variable {secret_env} of each Kumppani process.")
     print(f"Register this redirect URI at the provider: {settings.base_url}/signin/oidc/callback")
     return 0
 
@@ -172,7 +238,9 @@ def cmd_provider_list(args: argparse.Namespace) -> int:
         try:
             async with engine.connect() as conn:
                 return [
-                    f"{p.id}  {p.name}  {p.issuer}  client {p.client_id}{'' if p.enabled else '  (disabled)'}"
+                    f"{p.id}  {p.name}  {p.issuer}  client {p.client_id}  "
+                    + (f"secret from ${p.client_secret_env}" if p.client_secret_env else "secret sealed")
+                    + ("" if p.enabled else "  (disabled)")
                     for p in await list_providers(conn)
                 ]
         finally:
@@ -180,6 +248,70 @@ def cmd_provider_list(args: argparse.Namespace) -> int:
 
     lines = asyncio.run(_list())
     print("\n".join(lines) if lines else "No sign-in providers.")
+    print(f"Redirect URI to register at each provider: {settings.base_url}/signin/oidc/callback")
+    return 0
+
+
+def _provider_change(provider_id: str, done: str, **changes: Any) -> int:
+    from auth.oidc_providers import OidcError, edit_provider
+    from server.db import create_engine
+
+    settings = _settings()
+
+    async def _edit() -> list[str]:
+        engine = create_engine(settings.database_url)
+        try:
+            async with engine.begin() as conn:
+                return await edit_provider(conn, provider_id, secret_keys=settings.secret_keys, **changes)
+        finally:
+            await engine.dispose()
+
+    try:
+        changed = asyncio.run(_edit())
+    except OidcError as exc:
+        return _provider_refusal(exc.reason)
+    print(done.format(changed=", ".join(changed) or "nothing"))
+    print("Running Kumppani processes use the change from their next sign-in.")
+    return 0
+
+
+def cmd_provider_edit(args: argparse.Namespace) -> int:
+    secret, secret_env = _secret_options(args, ask=args.ask_secret)
+    return _provider_change(
+        args.provider_id,
+        "Changed: {changed}.",
+        name=args.name,
+        client_id=args.client_id,
+        client_secret=secret,
+        client_secret_env=secret_env,
+        organisation_id=args.organisation,
+        enabled=True if args.enable else None,
+    )
+
+
+def cmd_provider_disable(args: argparse.Namespace) -> int:
+    return _provider_change(args.provider_id, "Disabled: its button is gone from the sign-in page.", enabled=False)
+
+
+def cmd_provider_remove(args: argparse.Namespace) -> int:
+    from auth.oidc_providers import OidcError, remove_provider
+    from server.db import create_engine
+
+    settings = _settings()
+
+    async def _remove() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            async with engine.begin() as conn:
+                await remove_provider(conn, args.provider_id)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(_remove())
+    except OidcError as exc:
+        return _provider_refusal(exc.reason)
+    print("Removed. People who signed in with it keep their accounts but cannot sign in with it any more.")
     return 0
 
 
@@ -218,6 +350,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _secret_arguments(parser: argparse.ArgumentParser, hint: str) -> None:
+    parser.add_argument("--client-secret", help=f"stored sealed with KUMPPANI_SECRET_KEY; {hint}")
+    parser.add_argument(
+        "--client-secret-env", metavar="VARIABLE", help="read the secret from this environment variable instead"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kumppani", description="Kumppani co-development boards.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -246,11 +385,28 @@ def build_parser() -> argparse.ArgumentParser:
     padd.add_argument("--name", required=True, help="shown on the sign-in button")
     padd.add_argument("--issuer", required=True, help="the provider's issuer URL, exactly as in its metadata")
     padd.add_argument("--client-id", required=True)
-    padd.add_argument("--client-secret", help="omit to be asked (safer: not kept in shell history)")
+    _secret_arguments(padd, "omit both to be asked (safer: not kept in shell history)")
     padd.add_argument("--organisation", help="organisation id for people who sign in with this provider")
     padd.add_argument("--disabled", action="store_true", help="add it switched off")
     padd.set_defaults(func=cmd_provider_add)
-    provider_sub.add_parser("list", help="list sign-in providers").set_defaults(func=cmd_provider_list)
+    provider_sub.add_parser("list", help="list sign-in providers (never their secrets)").set_defaults(
+        func=cmd_provider_list
+    )
+    pedit = provider_sub.add_parser("edit", help="change a provider's name, client or organisation, or enable it")
+    pedit.add_argument("provider_id")
+    pedit.add_argument("--name", help="shown on the sign-in button")
+    pedit.add_argument("--client-id")
+    _secret_arguments(pedit, "a new secret, or where to read it from")
+    pedit.add_argument("--ask-secret", action="store_true", help="be asked for a new client secret")
+    pedit.add_argument("--organisation", help="organisation id for people who sign in with this provider")
+    pedit.add_argument("--enable", action="store_true", help="switch a disabled provider back on")
+    pedit.set_defaults(func=cmd_provider_edit)
+    pdisable = provider_sub.add_parser("disable", help="switch a provider off (its button goes away)")
+    pdisable.add_argument("provider_id")
+    pdisable.set_defaults(func=cmd_provider_disable)
+    premove = provider_sub.add_parser("remove", help="forget a provider (people keep their accounts)")
+    premove.add_argument("provider_id")
+    premove.set_defaults(func=cmd_provider_remove)
     sub.add_parser("doctor", help="check settings, database, Redis and migrations").set_defaults(func=cmd_doctor)
     retention = sub.add_parser("retention", help="prune personal data of teams finished long enough ago")
     retention.add_argument("--days", type=int, help="override KUMPPANI_RETENTION_DAYS")

@@ -36,7 +36,7 @@ from server.state import AppState
 if TYPE_CHECKING:
     import httpx
 
-    from auth.oidc import VerifiedIdentity
+    from auth.oidc import MetadataCache, VerifiedIdentity
 
 log = logging.getLogger("kumppani.oidc")
 
@@ -67,6 +67,17 @@ def _start_buckets(request: Request) -> BucketMap:
         buckets = BucketMap(rate=0.5, capacity=30)
         request.app.state.oidc_start_buckets = buckets
     return buckets
+
+
+def _metadata_cache(request: Request) -> MetadataCache:
+    """This process's cache of providers' discovery documents and keys (made at the first sign-in)."""
+    from auth.oidc import MetadataCache
+
+    cache: MetadataCache | None = getattr(request.app.state, "oidc_metadata_cache", None)
+    if cache is None:
+        cache = MetadataCache()
+        request.app.state.oidc_metadata_cache = cache
+    return cache
 
 
 def _no_store(response: Response) -> Response:
@@ -124,6 +135,7 @@ async def oidc_start(request: Request) -> Response:
                 redirect_uri=redirect_uri(state),
                 secret_keys=state.settings.secret_keys,
                 return_to=request.query_params.get("next"),
+                cache=_metadata_cache(request),
             )
     except OidcError as exc:
         return _failure(request, exc.reason, provider.id)
@@ -158,7 +170,13 @@ async def oidc_callback(request: Request) -> Response:
             raise OidcError("provider_gone")
         async with _http() as http:
             identity = await oidc.finish_login(
-                http, provider, pending, dict(request.query_params), redirect_uri=redirect_uri(state)
+                http,
+                provider,
+                pending,
+                dict(request.query_params),
+                redirect_uri=redirect_uri(state),
+                secret_keys=state.settings.secret_keys,
+                cache=_metadata_cache(request),
             )
         token, has_name = await _sign_in(request, state, provider, identity)
     except OidcError as exc:

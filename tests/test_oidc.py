@@ -44,6 +44,8 @@ UNREACHABLE_TEXT = FI("error.oidc_unreachable.text")
 NO_TEAM_TEXT = FI("no_team.title")
 CLIENT_ID = "kumppani-client"
 CLIENT_SECRET = "client-secret-" + "s" * 24
+#: The Kumppani under test signs and seals with these (see conftest.settings_for).
+SECRET_KEYS = settings_for("sqlite+aiosqlite:///unused.db", Path("unused")).secret_keys
 
 
 def s256(verifier: str) -> str:
@@ -66,6 +68,7 @@ class TestProvider:
         self.authorize_requests: list[dict[str, str]] = []
         self.token_requests: list[dict[str, str]] = []
         self.rejected_tokens: list[str] = []
+        self.fetched: list[str] = []  # discovery and key set requests, in order
         app = Starlette(
             routes=[
                 Route("/.well-known/openid-configuration", self.discovery),
@@ -94,6 +97,7 @@ class TestProvider:
     # -------------------------------------------------------------- endpoints
 
     async def discovery(self, request: Request) -> Response:
+        self.fetched.append("discovery")
         return JSONResponse(
             {
                 "issuer": "http://evil.example" if "metadata_issuer" in self.misbehave else self.issuer,
@@ -110,6 +114,7 @@ class TestProvider:
         )
 
     async def jwks(self, request: Request) -> Response:
+        self.fetched.append("jwks")
         return JSONResponse(KeySet([self.key]).as_dict(private=False))
 
     async def authorize(self, request: Request) -> Response:
@@ -189,8 +194,11 @@ class TestProvider:
             claims["iat"], claims["exp"] = now - 1200, now - 600
         key = self.key
         if "wrong_key" in self.misbehave:
-            key = RSAKey.generate_key(2048, {"kid": "op-key", "use": "sig", "alg": "RS256"})
-        return jwt.encode({"alg": "RS256", "kid": "op-key"}, claims, key)
+            key = RSAKey.generate_key(2048, {"kid": self.key.kid, "use": "sig", "alg": "RS256"})
+        return jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
+
+    def rotate_key(self) -> None:
+        self.key = RSAKey.generate_key(2048, {"kid": secrets.token_hex(4), "use": "sig", "alg": "RS256"})
 
 
 # ------------------------------------------------------------------ fixtures and helpers
@@ -230,11 +238,12 @@ def op(make_provider: ProviderFactory) -> TestProvider:
 
 
 async def register(database_url: str, op: TestProvider, name: str = "Testikunnan tunnus", **kwargs: Any) -> str:
+    kwargs.setdefault("client_secret", None if "client_secret_env" in kwargs else CLIENT_SECRET)
     engine = create_engine(database_url)
     try:
         async with engine.begin() as conn:
             return await oidc.add_provider(
-                conn, name=name, issuer=op.issuer, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, **kwargs
+                conn, name=name, issuer=op.issuer, client_id=CLIENT_ID, secret_keys=SECRET_KEYS, **kwargs
             )
     finally:
         await engine.dispose()
@@ -643,38 +652,235 @@ def test_pending_sign_in_is_signed_and_expires() -> None:
         oidc.open_pending(keys, sealed, max_age=-1)
 
 
-def test_cli_adds_several_providers(
-    migrated_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def _cli(monkeypatch: pytest.MonkeyPatch, database_url: str, data_dir: Path, *keys: str) -> Callable[..., int]:
+    from server.cli import main
+
+    monkeypatch.setenv("KUMPPANI_DATABASE_URL", database_url)
+    monkeypatch.setenv("KUMPPANI_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("KUMPPANI_SECRET_KEY", ",".join(keys or SECRET_KEYS))
+    return lambda *args: main(list(args))
+
+
+def _rows(database_url: str) -> list[Any]:
+    import asyncio
+
+    async def read() -> list[Any]:
+        engine = create_engine(database_url)
+        try:
+            async with engine.connect() as conn:
+                return list((await conn.execute(select(IdentityProvider).order_by(IdentityProvider.name))).all())
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+def test_cli_adds_several_providers_after_checking_their_discovery(
+    make_provider: ProviderFactory,
+    migrated_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cli = _cli(monkeypatch, migrated_url, tmp_path)
+    first, second, lying = make_provider(), make_provider(), make_provider()
+    for name, op in (("Kunta A", first), ("Kunta B", second)):
+        args = ["provider", "add", "--name", name, "--issuer", op.issuer, "--client-id", "kp"]
+        assert cli(*args, "--client-secret", "very-secret-value") == 0
+    assert first.fetched == ["discovery"]  # add asked the provider itself
+    capsys.readouterr()
+
+    dup = ["provider", "add", "--name", "Taas A", "--issuer", first.issuer, "--client-id", "kp"]
+    assert cli(*dup, "--client-secret", "s") == 2
+    assert "already exists" in capsys.readouterr().err
+    plain_http = ["provider", "add", "--name", "X", "--issuer", "http://x.fi", "--client-id", "k"]
+    assert cli(*plain_http, "--client-secret", "s") == 2
+    assert "https://" in capsys.readouterr().err
+    lying.misbehave = {"metadata_issuer"}
+    assert (
+        cli("provider", "add", "--name", "V", "--issuer", lying.issuer, "--client-id", "k", "--client-secret", "s") == 2
+    )
+    assert "names another issuer" in capsys.readouterr().err
+    lying.stop()
+    assert (
+        cli("provider", "add", "--name", "V", "--issuer", lying.issuer, "--client-id", "k", "--client-secret", "s") == 2
+    )
+    assert "did not answer" in capsys.readouterr().err
+
+    assert cli("provider", "list") == 0
+    out = capsys.readouterr().out
+    assert "Kunta A" in out and second.issuer in out and "/signin/oidc/callback" in out
+    assert "very-secret-value" not in out  # secrets are never listed
+    rows = _rows(migrated_url)
+    assert [r.name for r in rows] == ["Kunta A", "Kunta B"]
+    # Not in plain text in the database either.
+    assert all(r.client_secret.startswith("fernet:") and "very-secret-value" not in r.client_secret for r in rows)
+
+
+def test_cli_edits_disables_and_removes_a_provider(
+    kumppani: LiveServer,
+    op: TestProvider,
+    migrated_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     import asyncio
 
-    from server.cli import main
-
-    monkeypatch.setenv("KUMPPANI_DATABASE_URL", migrated_url)
-    monkeypatch.setenv("KUMPPANI_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("KUMPPANI_SECRET_KEY", "test-secret-key-" + "x" * 32)
-    for name, issuer in (("Kunta A", "https://a.example.fi"), ("Kunta B", "https://b.example.fi/realms/x")):
-        args = ["provider", "add", "--name", name, "--issuer", issuer, "--client-id", "kp"]
-        assert main([*args, "--client-secret", "very-secret-value"]) == 0
-    dup = ["provider", "add", "--name", "Taas A", "--issuer", "https://a.example.fi", "--client-id", "kp"]
-    assert main([*dup, "--client-secret", "s"]) == 2
+    cli = _cli(monkeypatch, migrated_url, tmp_path)
     assert (
-        main(["provider", "add", "--name", "X", "--issuer", "http://x.fi", "--client-id", "k", "--client-secret", "s"])
-        == 2
+        cli("provider", "add", "--name", "Vanha", "--issuer", op.issuer, "--client-id", "wrong", "--client-secret", "x")
+        == 0
     )
-    assert main(["provider", "list"]) == 0
-    out = capsys.readouterr().out
-    assert "Kunta A" in out and "https://b.example.fi/realms/x" in out and "/signin/oidc/callback" in out
-    assert "very-secret-value" not in out  # secrets are never listed
+    [row] = _rows(migrated_url)
 
-    async def names() -> list[str]:
+    async def attempt() -> int:
+        async with httpx.AsyncClient(follow_redirects=False, timeout=20) as browser:
+            return (await sign_in(browser, kumppani, row.id)).status_code
+
+    # Wrong client: the provider refuses to send the person back.
+    with pytest.raises(AssertionError):
+        asyncio.run(attempt())
+    assert (
+        cli(
+            "provider",
+            "edit",
+            row.id,
+            "--name",
+            "Uusi nimi",
+            "--client-id",
+            CLIENT_ID,
+            "--client-secret",
+            CLIENT_SECRET,
+        )
+        == 0
+    )
+    assert "Changed: client_id, client_secret, client_secret_env, name." in capsys.readouterr().out
+    assert asyncio.run(attempt()) == 303
+
+    assert cli("provider", "disable", row.id) == 0
+    page = httpx.get(f"{kumppani.base}/signin")
+    assert "Uusi nimi" not in page.text
+    assert httpx.get(f"{kumppani.base}/signin/oidc/{row.id}").status_code == 404
+    assert cli("provider", "edit", row.id, "--enable") == 0
+    assert "Kirjaudu: Uusi nimi" in httpx.get(f"{kumppani.base}/signin").text
+
+    assert cli("provider", "edit", "no-such-provider", "--name", "X") == 2
+    assert "no sign-in provider with this id" in capsys.readouterr().err
+    assert cli("provider", "edit", row.id, "--client-secret", "a", "--client-secret-env", "B") == 2
+    assert "not both" in capsys.readouterr().err
+    assert cli("provider", "remove", row.id) == 0
+    assert _rows(migrated_url) == []
+    assert cli("provider", "remove", row.id) == 2
+
+
+# ------------------------------------------------------------------ client secrets
+
+
+async def test_the_secret_can_come_from_an_environment_variable(
+    kumppani: LiveServer, op: TestProvider, migrated_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider_id = await register(migrated_url, op, client_secret_env="TEST_IDP_CLIENT_SECRET")
+    async with httpx.AsyncClient(follow_redirects=False, timeout=20) as browser:
+        # Not set in this process: the exchange is never tried with a wrong secret.
+        assert_refused(await sign_in(browser, kumppani, provider_id), browser)
+    assert op.token_requests == []
+    monkeypatch.setenv("TEST_IDP_CLIENT_SECRET", CLIENT_SECRET)
+    async with httpx.AsyncClient(follow_redirects=False, timeout=20) as browser:
+        assert (await sign_in(browser, kumppani, provider_id)).status_code == 303
+
+
+def test_sealed_secrets_survive_a_key_rotation() -> None:
+    from auth import oidc_secrets
+
+    old, new = "old-secret-key-" + "o" * 32, "new-secret-key-" + "n" * 32
+    sealed = oidc_secrets.seal((old,), "the client secret")
+    assert "the client secret" not in sealed
+    assert oidc_secrets.unseal((new, old), sealed) == "the client secret"  # old key still opens
+    with pytest.raises(oidc.OidcError):
+        oidc_secrets.unseal((new,), sealed)  # a key no longer in the list does not
+    assert oidc_secrets.seal((old,), "the client secret") != sealed  # never the same text twice
+
+
+def test_migrate_seals_plain_secrets_and_moves_them_to_the_newest_key(
+    migrated_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from sqlalchemy import insert
+
+    from auth import oidc_secrets
+
+    old, new = "old-secret-key-" + "o" * 32, "new-secret-key-" + "n" * 32
+
+    async def seed() -> None:
         engine = create_engine(migrated_url)
         try:
-            async with engine.connect() as conn:
-                return list(
-                    (await conn.execute(select(IdentityProvider.name).order_by(IdentityProvider.name))).scalars()
+            async with engine.begin() as conn:
+                await conn.execute(
+                    insert(IdentityProvider).values(
+                        id="p" * 32, name="Vanha", issuer="https://a.example.fi", client_id="c", client_secret="plain"
+                    )
+                )
+                await conn.execute(
+                    insert(IdentityProvider).values(
+                        id="q" * 32,
+                        name="Sinetöity",
+                        issuer="https://b.example.fi",
+                        client_id="c",
+                        client_secret=oidc_secrets.seal((old,), "sealed-before"),
+                    )
                 )
         finally:
             await engine.dispose()
 
-    assert asyncio.run(names()) == ["Kunta A", "Kunta B"]
+    asyncio.run(seed())
+    assert _cli(monkeypatch, migrated_url, tmp_path, new, old)("migrate") == 0
+    stored = {r.name: r.client_secret for r in _rows(migrated_url)}
+    assert all(value.startswith("fernet:") for value in stored.values())
+    assert oidc_secrets.unseal((new,), stored["Vanha"]) == "plain"
+    assert oidc_secrets.unseal((new,), stored["Sinetöity"]) == "sealed-before"  # the old key can now go
+
+
+# ------------------------------------------------------------------ discovery and key cache
+
+
+async def test_discovery_and_keys_are_kept_between_sign_ins_and_refetched_for_a_new_key(
+    kumppani: LiveServer, op: TestProvider, provider_id: str
+) -> None:
+    for _ in range(2):
+        async with httpx.AsyncClient(follow_redirects=False, timeout=20) as browser:
+            assert (await sign_in(browser, kumppani, provider_id)).status_code == 303
+    assert op.fetched == ["discovery", "jwks"]
+    op.rotate_key()  # the provider signs with a key id the kept set does not have
+    async with httpx.AsyncClient(follow_redirects=False, timeout=20) as browser:
+        assert (await sign_in(browser, kumppani, provider_id)).status_code == 303
+    assert op.fetched == ["discovery", "jwks", "jwks"]
+
+
+async def test_kept_metadata_expires_and_unknown_key_ids_do_not_hammer_the_provider(
+    kumppani: LiveServer, op: TestProvider
+) -> None:
+    now = [1000.0]
+    cache = oidc.MetadataCache(lifetime=600, refetch_interval=60, clock=lambda: now[0])
+    async with httpx.AsyncClient(timeout=20) as http:
+        metadata = await cache.metadata(http, op.issuer)
+        await cache.keys(http, metadata, key_id=op.key.kid)
+        for _ in range(3):
+            assert await cache.metadata(http, op.issuer) is metadata
+            await cache.keys(http, metadata, key_id="made-up")  # refetched once, then not within a minute
+        assert op.fetched == ["discovery", "jwks", "jwks"]
+        now[0] += 61
+        await cache.keys(http, metadata, key_id="made-up")
+        await cache.keys(http, metadata, key_id=op.key.kid)
+        assert op.fetched == ["discovery", "jwks", "jwks", "jwks"]
+        now[0] += 600
+        await cache.metadata(http, op.issuer)
+        await cache.keys(http, metadata, key_id=op.key.kid)
+        assert op.fetched == ["discovery", "jwks", "jwks", "jwks", "discovery", "jwks"]
+        op.misbehave = {"metadata_issuer"}
+        now[0] += 600
+        with pytest.raises(oidc.OidcError):
+            await cache.metadata(http, op.issuer)  # a bad answer is not kept in place of the good one
+        op.misbehave = set()
+        assert (await cache.metadata(http, op.issuer)).issuer == op.issuer

@@ -25,12 +25,17 @@ PROVIDER_NAME = "Testikunnan tunnus"
 BUTTON_NAME = f"Kirjaudu: {PROVIDER_NAME}"
 
 
-async def _register(database_url: str, op: OpenIdProvider, name: str = PROVIDER_NAME) -> str:
-    engine = create_engine(database_url)
+async def _register(live: LiveServer, op: OpenIdProvider, name: str = PROVIDER_NAME) -> str:
+    engine = create_engine(live.settings.database_url)
     try:
         async with engine.begin() as conn:
             return await oidc.add_provider(
-                conn, name=name, issuer=op.issuer, client_id=op.client_id, client_secret=op.client_secret
+                conn,
+                name=name,
+                issuer=op.issuer,
+                client_id=op.client_id,
+                client_secret=op.client_secret,
+                secret_keys=live.settings.secret_keys,
             )
     finally:
         await engine.dispose()
@@ -53,9 +58,9 @@ def _sign_in_at_provider(page: Any, login: str) -> None:
 
 
 def test_a_person_signs_in_with_the_providers_button(
-    browser: Any, signin_live: LiveServer, openid_provider: OpenIdProvider, migrated_url: str, axe_source: str
+    browser: Any, signin_live: LiveServer, openid_provider: OpenIdProvider, axe_source: str
 ) -> None:
-    run(_register(migrated_url, openid_provider))
+    run(_register(signin_live, openid_provider))
     context = _context(browser)
     try:
         page = context.new_page()
@@ -80,9 +85,9 @@ def test_a_person_signs_in_with_the_providers_button(
 
 
 def test_the_providers_button_works_by_keyboard(
-    browser: Any, signin_live: LiveServer, openid_provider: OpenIdProvider, migrated_url: str
+    browser: Any, signin_live: LiveServer, openid_provider: OpenIdProvider
 ) -> None:
-    run(_register(migrated_url, openid_provider))
+    run(_register(signin_live, openid_provider))
     context = _context(browser)
     try:
         page = context.new_page()
@@ -106,9 +111,9 @@ def test_the_providers_button_works_by_keyboard(
 
 
 def test_a_person_the_provider_gives_no_name_picks_one(
-    browser: Any, signin_live: LiveServer, openid_provider: OpenIdProvider, migrated_url: str, axe_source: str
+    browser: Any, signin_live: LiveServer, openid_provider: OpenIdProvider, axe_source: str
 ) -> None:
-    run(_register(migrated_url, openid_provider))
+    run(_register(signin_live, openid_provider))
     context = _context(browser)
     try:
         page = context.new_page()
