@@ -523,15 +523,15 @@ async def fetch_userinfo(http: httpx.AsyncClient, endpoint: str, access_token: s
             endpoint, headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
         )
     except httpx.HTTPError:
-        log.warning("oidc userinfo unreachable")
+        log.warning("oidc userinfo skipped", extra={"reason": "userinfo_unreachable"})
         return {}
     if response.status_code != 200 or not response.headers.get("content-type", "").startswith("application/json"):
-        log.warning("oidc userinfo refused", extra={"status": response.status_code})
+        log.warning("oidc userinfo skipped", extra={"reason": f"userinfo_status_{response.status_code}"})
         return {}
     try:
         data = response.json()
     except ValueError:
-        log.warning("oidc userinfo not json")
+        log.warning("oidc userinfo skipped", extra={"reason": "userinfo_not_json"})
         return {}
     if not isinstance(data, dict):
         return {}

@@ -68,13 +68,15 @@ class TestProvider:
         self.authorize_requests: list[dict[str, str]] = []
         self.token_requests: list[dict[str, str]] = []
         self.rejected_tokens: list[str] = []
-        self.fetched: list[str] = []  # discovery and key set requests, in order
+        self.fetched: list[str] = []  # discovery, key set and userinfo requests, in order
+        self.access_tokens: set[str] = set()
         app = Starlette(
             routes=[
                 Route("/.well-known/openid-configuration", self.discovery),
                 Route("/jwks", self.jwks),
                 Route("/authorize", self.authorize),
                 Route("/token", self.token, methods=["POST"]),
+                Route("/userinfo", self.userinfo),
             ]
         )
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
@@ -104,6 +106,7 @@ class TestProvider:
                 "authorization_endpoint": f"{self.issuer}/authorize",
                 "token_endpoint": f"{self.issuer}/token",
                 "jwks_uri": f"{self.issuer}/jwks",
+                "userinfo_endpoint": f"{self.issuer}/userinfo",
                 "response_types_supported": ["code"],
                 "subject_types_supported": ["public"],
                 "id_token_signing_alg_values_supported": ["RS256"],
@@ -160,6 +163,7 @@ class TestProvider:
         if not verifier or not secrets.compare_digest(s256(verifier), grant["challenge"]):
             return refuse("invalid_grant")
         access_token = secrets.token_urlsafe(24)
+        self.access_tokens.add(access_token)
         return JSONResponse(
             {
                 "access_token": access_token,
@@ -170,10 +174,20 @@ class TestProvider:
             headers={"Cache-Control": "no-store"},
         )
 
+    async def userinfo(self, request: Request) -> Response:
+        self.fetched.append("userinfo")
+        if request.headers.get("authorization", "").removeprefix("Bearer ") not in self.access_tokens:
+            return JSONResponse({"error": "invalid_token"}, status_code=401)
+        if "userinfo_down" in self.misbehave:
+            return JSONResponse({"error": "server_error"}, status_code=503)
+        sub = "someone-else" if "userinfo_other_sub" in self.misbehave else self.user["sub"]
+        return JSONResponse({**self.user, "sub": sub})
+
     def id_token(self, nonce: str) -> str:
         now = int(time.time())
+        profile = ("name", "email", "email_verified")
         claims: dict[str, Any] = {
-            **self.user,
+            **{k: v for k, v in self.user.items() if "profile_in_userinfo" not in self.misbehave or k not in profile},
             "iss": self.issuer,
             "aud": CLIENT_ID,
             "iat": now,
@@ -554,6 +568,30 @@ async def test_a_first_sign_in_without_a_name_asks_for_one(
     async with httpx.AsyncClient(follow_redirects=False, timeout=20) as again:
         assert (await sign_in(again, kumppani, provider_id)).headers["location"] == "/"
         assert "Paula P." in (await again.get(f"{kumppani.base}/")).text
+
+
+async def test_name_and_email_come_from_userinfo_when_the_id_token_lacks_them(
+    kumppani: LiveServer, op: TestProvider, provider_id: str, browser: httpx.AsyncClient, migrated_url: str
+) -> None:
+    op.misbehave = {"profile_in_userinfo"}
+    assert (await sign_in(browser, kumppani, provider_id)).headers["location"] == "/"
+    assert op.fetched[-1] == "userinfo"
+    assert "Paula Pilvi" in (await browser.get(f"{kumppani.base}/")).text
+
+
+async def test_userinfo_about_someone_else_is_refused(
+    kumppani: LiveServer, op: TestProvider, provider_id: str, browser: httpx.AsyncClient, migrated_url: str
+) -> None:
+    op.misbehave = {"profile_in_userinfo", "userinfo_other_sub"}
+    assert_refused(await sign_in(browser, kumppani, provider_id), browser)
+    assert await counts(migrated_url) == {"person": 0, "external_identity": 0, "auth_session": 0}
+
+
+async def test_a_userinfo_endpoint_that_fails_costs_the_name_not_the_sign_in(
+    kumppani: LiveServer, op: TestProvider, provider_id: str, browser: httpx.AsyncClient
+) -> None:
+    op.misbehave = {"profile_in_userinfo", "userinfo_down"}
+    assert (await sign_in(browser, kumppani, provider_id)).headers["location"] == "/welcome?next=%2F"
 
 
 async def test_a_person_without_a_team_is_told_who_can_add_them(
