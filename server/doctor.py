@@ -3,11 +3,37 @@
 from __future__ import annotations
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.broadcast import backend_for
 from server.db import create_engine
 from server.migrate import current_revision, head_revision
 from server.settings import Settings
+
+
+async def _provider_secrets(conn: AsyncConnection, settings: Settings) -> list[str]:
+    """Whether each enabled sign-in provider's client secret can be read here."""
+    from auth.oidc_providers import OidcError, list_providers
+    from auth.oidc_secrets import client_secret
+
+    lines = []
+    for provider in await list_providers(conn):
+        if not provider.enabled:
+            continue
+        try:
+            client_secret(settings.secret_keys, sealed=provider.sealed_secret, env_name=provider.client_secret_env)
+        except OidcError as exc:
+            where = (
+                f"the environment variable {provider.client_secret_env} is not set here"
+                if exc.reason == "client_secret_env_missing"
+                else "no key of KUMPPANI_SECRET_KEY opens it; set it again with 'kumppani provider edit'"
+            )
+            lines.append(
+                f"✗ sign-in provider {provider.name} ({provider.id}): its client secret cannot be read: {where}."
+            )
+        else:
+            lines.append(f"✓ sign-in provider {provider.name}: client secret readable")
+    return lines
 
 
 async def run_doctor(settings: Settings) -> tuple[bool, str]:
@@ -25,6 +51,10 @@ async def run_doctor(settings: Settings) -> tuple[bool, str]:
         head = head_revision(settings.database_url)
         if current == head:
             lines.append(f"✓ migrations: up to date ({head})")
+            async with engine.connect() as conn:
+                provider_lines = await _provider_secrets(conn, settings)
+            ok = ok and not any(line.startswith("✗") for line in provider_lines)
+            lines.extend(provider_lines)
         else:
             ok = False
             lines.append(

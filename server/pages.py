@@ -422,14 +422,11 @@ async def welcome_submit(request: Request) -> Response:
         return RedirectResponse("/signin", status_code=303)
     form = await csrf_form(request)
     name = " ".join(str(form.get("display_name", "")).split())[:60]
-    if not name:
-        return render(
-            request, "welcome.html", {"name": "", "error": "welcome.name_missing"}, status=400, session=session
-        )
-    if contains_identity_code(name):
-        return render(
-            request, "welcome.html", {"name": "", "error": "welcome.identity_code"}, status=400, session=session
-        )
+    problem = "welcome.name_missing" if not name else "welcome.identity_code" if contains_identity_code(name) else None
+    if problem is not None:
+        # Asked again, still on the way to where they were going.
+        context = {"name": "", "error": problem, "next": str(form.get("next", "/"))}
+        return render(request, "welcome.html", context, status=400, session=session)
     async with _state(request).engine.begin() as conn:
         await conn.execute(update(Person).where(Person.id == session.person_id).values(display_name=name))
     target = str(form.get("next", "/"))

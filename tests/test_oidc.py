@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from auth import oidc
-from auth.models import AuthSession, ExternalIdentity, IdentityProvider, Person
+from auth.models import AuditEvent, AuthSession, ExternalIdentity, IdentityProvider, Person
 from conftest import LiveServer, free_port, settings_for
 from server.db import create_engine
 from server.i18n import Translator
@@ -340,6 +340,9 @@ async def test_sign_in_creates_a_person_with_an_external_identity_and_a_session(
     page = await browser.get(f"{kumppani.base}/signin")
     assert "Kirjaudu: Testikunnan tunnus" in page.text
     assert f'href="/signin/oidc/{provider_id}"' in page.text
+    # Sent to sign in from a board: the provider's link brings the person back there.
+    page = await browser.get(f"{kumppani.base}/signin?next=/boards/abc")
+    assert f'href="/signin/oidc/{provider_id}?next=/boards/abc"' in page.text
 
     done = await sign_in(browser, kumppani, provider_id)
     assert done.status_code == 303 and done.headers["location"] == "/"
@@ -557,6 +560,13 @@ async def test_a_first_sign_in_without_a_name_asks_for_one(
     assert done.status_code == 303 and done.headers["location"] == "/welcome?next=%2Fme"
     page = await browser.get(f"{kumppani.base}/welcome?next=%2Fme")
     assert FI("welcome.name_label") in page.text
+    empty = await browser.post(
+        f"{kumppani.base}/welcome",
+        data={"csrf": browser.cookies["kumppani-csrf"], "display_name": " ", "next": "/me"},
+        headers={"Origin": kumppani.base},
+    )
+    assert empty.status_code == 400 and FI("welcome.name_missing") in empty.text
+    assert 'name="next" value="/me"' in empty.text  # asked again, still on the way to /me
     chosen = await browser.post(
         f"{kumppani.base}/welcome",
         data={"csrf": browser.cookies["kumppani-csrf"], "display_name": "Paula P.", "next": "/"},
@@ -811,6 +821,32 @@ def test_cli_edits_disables_and_removes_a_provider(
     assert _rows(migrated_url) == []
     assert cli("provider", "remove", row.id) == 2
 
+    async def audited() -> list[Any]:
+        engine = create_engine(migrated_url)
+        try:
+            async with engine.connect() as conn:
+                return list(
+                    (
+                        await conn.execute(
+                            select(AuditEvent.action, AuditEvent.details)
+                            .where(AuditEvent.object_id == row.id)
+                            .order_by(AuditEvent.id)
+                        )
+                    ).all()
+                )
+        finally:
+            await engine.dispose()
+
+    events = asyncio.run(audited())
+    assert [e.action for e in events] == [
+        "provider.added",
+        "provider.edited",
+        "provider.edited",
+        "provider.edited",
+        "provider.removed",
+    ]
+    assert CLIENT_SECRET not in str(events)  # which fields changed, never their values
+
 
 # ------------------------------------------------------------------ client secrets
 
@@ -826,6 +862,21 @@ async def test_the_secret_can_come_from_an_environment_variable(
     monkeypatch.setenv("TEST_IDP_CLIENT_SECRET", CLIENT_SECRET)
     async with httpx.AsyncClient(follow_redirects=False, timeout=20) as browser:
         assert (await sign_in(browser, kumppani, provider_id)).status_code == 303
+
+
+async def test_doctor_says_when_a_providers_secret_cannot_be_read(
+    op: TestProvider, migrated_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.doctor import run_doctor
+
+    await register(migrated_url, op, "Ympäristöstä", client_secret_env="TEST_IDP_DOCTOR_SECRET")
+    monkeypatch.delenv("TEST_IDP_DOCTOR_SECRET", raising=False)
+    settings = settings_for(migrated_url, tmp_path)
+    ok, report = await run_doctor(settings)
+    assert not ok and "✗ sign-in provider Ympäristöstä" in report and "TEST_IDP_DOCTOR_SECRET" in report
+    monkeypatch.setenv("TEST_IDP_DOCTOR_SECRET", "x")
+    ok, report = await run_doctor(settings)
+    assert ok and "✓ sign-in provider Ympäristöstä: client secret readable" in report
 
 
 def test_sealed_secrets_survive_a_key_rotation() -> None:
