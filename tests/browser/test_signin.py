@@ -129,3 +129,41 @@ def test_a_person_the_provider_gives_no_name_picks_one(
         expect(page.get_by_role("heading", level=1)).to_contain_text("Nimi Itse")
     finally:
         context.close()
+
+
+def test_a_sign_in_cancelled_at_the_provider_says_so(
+    browser: Any, signin_live: LiveServer, openid_provider: OpenIdProvider, axe_source: str
+) -> None:
+    run(_register(signin_live, openid_provider))
+    context = _context(browser)
+    try:
+        page = context.new_page()
+        # The person changes their mind at the provider.
+        page.goto(f"{signin_live.base}/signin")
+        page.get_by_role("link", name=BUTTON_NAME).click()
+        page.get_by_role("link", name="[ Cancel ]").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(FI("error.oidc_cancelled.title"))
+        expect(page.get_by_text(FI("error.oidc_cancelled.text"))).to_be_visible()
+        check_axe(page, axe_source, "a cancelled sign-in")
+        assert not any(c["name"] == "kumppani" for c in context.cookies())
+    finally:
+        context.close()
+
+
+def test_an_unreachable_provider_is_told_apart_from_a_refusal(
+    browser: Any, signin_live: LiveServer, openid_provider: OpenIdProvider, axe_source: str
+) -> None:
+    run(_register(signin_live, openid_provider))
+    context = _context(browser)
+    try:
+        page = context.new_page()
+        page.goto(f"{signin_live.base}/signin")
+        openid_provider.stop()
+        page.get_by_role("link", name=BUTTON_NAME).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(FI("error.oidc_unreachable.title"))
+        expect(page.get_by_text(FI("error.oidc_unreachable.text"))).to_be_visible()
+        expect(page.get_by_text(FI("error.oidc.text"))).to_have_count(0)
+        check_axe(page, axe_source, "an unreachable provider")
+        assert not any(c["name"] == "kumppani" for c in context.cookies())
+    finally:
+        context.close()
