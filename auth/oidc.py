@@ -3,17 +3,22 @@
 The flow, in three steps the web layer strings together:
 
 1. :func:`start_login` reads the provider's discovery document (its ``issuer``
-   must equal the configured issuer exactly), makes a fresh ``state``, ``nonce``
-   and PKCE ``code_verifier`` and returns the authorization URL together with a
-   small signed value holding them (:func:`seal_pending`). The web layer keeps
-   that value in one short-lived HttpOnly cookie, so it is bound to the browser;
-   a new attempt replaces it, it never piles up.
+   must equal the configured issuer exactly; kept for an hour by
+   :class:`MetadataCache`), makes a fresh ``state``, ``nonce`` and PKCE
+   ``code_verifier`` and returns the authorization URL together with a small
+   signed value holding them (:func:`seal_pending`). The web layer keeps that
+   value in one short-lived HttpOnly cookie, so it is bound to the browser; a
+   new attempt replaces it, it never piles up.
 2. :func:`finish_login` checks the callback against that value, exchanges the
-   code (with the verifier) and validates the ID token against the provider's
-   JWKS: signature, ``iss``, ``aud`` (and ``azp`` with several audiences),
-   ``nonce``, ``exp`` and ``iat``.
+   code (with the verifier and the client secret, unsealed for that request by
+   :mod:`auth.oidc_secrets`) and validates the ID token against the provider's
+   JWKS (fetched again when the token names a key id the kept set lacks):
+   signature, ``iss``, ``aud`` (and ``azp`` with several audiences), ``nonce``,
+   ``exp`` and ``iat``. Name and e-mail missing from the ID token are asked
+   from the userinfo endpoint, whose ``sub`` must be the same.
 3. :func:`find_or_create_person` keys people by (issuer, subject). Never by
-   e-mail: the same address from two providers is two accounts.
+   e-mail: the same address from two providers is two accounts. The provider's
+   name and e-mail replace the stored ones at each sign-in.
 
 Providers live in the ``identity_provider`` table; several can be enabled at
 once. Authlib's OAuth 2.0/OIDC primitives build the requests and check the ID
