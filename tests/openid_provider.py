@@ -8,7 +8,8 @@ interactions: a login form that takes any login and any password, then a consent
 form. Profile claims come from the userinfo endpoint, not the ID token.
 
 Use :func:`start_openid_provider` (or the ``openid_provider`` fixture of the
-browser tests) with the redirect URI of the Kumppani under test.
+browser tests) with the redirect URI of the Kumppani under test, then
+:func:`register_provider` to give Kumppani's sign-in page its button.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from server.settings import Settings
 
 HERE = Path(__file__).resolve().parent / "openid-provider"
 SERVER = HERE / "server.mjs"
@@ -118,3 +121,23 @@ def start_openid_provider(
 
     threading.Thread(target=drain, daemon=True).start()
     return provider
+
+
+async def register_provider(settings: Settings, provider: OpenIdProvider, name: str) -> str:
+    """Add the running provider to the Kumppani of ``settings`` (what `kumppani provider add` stores)."""
+    from auth.oidc_providers import add_provider
+    from server.db import create_engine
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.begin() as conn:
+            return await add_provider(
+                conn,
+                name=name,
+                issuer=provider.issuer,
+                client_id=provider.client_id,
+                client_secret=provider.client_secret,
+                secret_keys=settings.secret_keys,
+            )
+    finally:
+        await engine.dispose()

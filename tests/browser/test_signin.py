@@ -12,33 +12,15 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from auth import oidc
 from browser.conftest import check_axe, run, tab_to
 from conftest import LiveServer
-from openid_provider import OpenIdProvider
-from server.db import create_engine
+from openid_provider import OpenIdProvider, register_provider
 from server.i18n import Translator
 
 FI = Translator("fi")
 
 PROVIDER_NAME = "Testikunnan tunnus"
 BUTTON_NAME = f"Kirjaudu: {PROVIDER_NAME}"
-
-
-async def _register(live: LiveServer, op: OpenIdProvider, name: str = PROVIDER_NAME) -> str:
-    engine = create_engine(live.settings.database_url)
-    try:
-        async with engine.begin() as conn:
-            return await oidc.add_provider(
-                conn,
-                name=name,
-                issuer=op.issuer,
-                client_id=op.client_id,
-                client_secret=op.client_secret,
-                secret_keys=live.settings.secret_keys,
-            )
-    finally:
-        await engine.dispose()
 
 
 def _context(browser: Any) -> Any:
@@ -60,7 +42,7 @@ def _sign_in_at_provider(page: Any, login: str) -> None:
 def test_a_person_signs_in_with_the_providers_button(
     browser: Any, signin_live: LiveServer, openid_provider: OpenIdProvider, axe_source: str
 ) -> None:
-    run(_register(signin_live, openid_provider))
+    run(register_provider(signin_live.settings, openid_provider, PROVIDER_NAME))
     context = _context(browser)
     try:
         page = context.new_page()
@@ -87,7 +69,7 @@ def test_a_person_signs_in_with_the_providers_button(
 def test_the_providers_button_works_by_keyboard(
     browser: Any, signin_live: LiveServer, openid_provider: OpenIdProvider
 ) -> None:
-    run(_register(signin_live, openid_provider))
+    run(register_provider(signin_live.settings, openid_provider, PROVIDER_NAME))
     context = _context(browser)
     try:
         page = context.new_page()
@@ -113,7 +95,7 @@ def test_the_providers_button_works_by_keyboard(
 def test_a_person_the_provider_gives_no_name_picks_one(
     browser: Any, signin_live: LiveServer, openid_provider: OpenIdProvider, axe_source: str
 ) -> None:
-    run(_register(signin_live, openid_provider))
+    run(register_provider(signin_live.settings, openid_provider, PROVIDER_NAME))
     context = _context(browser)
     try:
         page = context.new_page()
@@ -134,7 +116,7 @@ def test_a_person_the_provider_gives_no_name_picks_one(
 def test_a_sign_in_cancelled_at_the_provider_says_so(
     browser: Any, signin_live: LiveServer, openid_provider: OpenIdProvider, axe_source: str
 ) -> None:
-    run(_register(signin_live, openid_provider))
+    run(register_provider(signin_live.settings, openid_provider, PROVIDER_NAME))
     context = _context(browser)
     try:
         page = context.new_page()
@@ -153,7 +135,7 @@ def test_a_sign_in_cancelled_at_the_provider_says_so(
 def test_an_unreachable_provider_is_told_apart_from_a_refusal(
     browser: Any, signin_live: LiveServer, openid_provider: OpenIdProvider, axe_source: str
 ) -> None:
-    run(_register(signin_live, openid_provider))
+    run(register_provider(signin_live.settings, openid_provider, PROVIDER_NAME))
     context = _context(browser)
     try:
         page = context.new_page()
