@@ -4,7 +4,7 @@ programmes, rounds, teams and memberships. Used by the CLI, the demo and admin p
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth.models import (
@@ -18,6 +18,7 @@ from auth.models import (
     Team,
 )
 from auth.passwords import hash_password
+from auth.roles import is_active_professional
 from server.db import new_id
 
 
@@ -98,14 +99,8 @@ async def add_member(
 ) -> str:
     if role == "customer" and contact_person_id is None:
         raise DirectoryError("A customer needs a named contact person.")
-    if contact_person_id is not None:
-        contact = (
-            await conn.execute(
-                select(Membership.role).where(Membership.team_id == team_id, Membership.person_id == contact_person_id)
-            )
-        ).scalar()
-        if contact != "professional":
-            raise DirectoryError("The contact person must be a professional of the same team.")
+    if contact_person_id is not None and not await is_active_professional(conn, team_id, contact_person_id):
+        raise DirectoryError("The contact person must be an active professional of the same team.")
     mid = new_id()
     await conn.execute(
         insert(Membership).values(
@@ -117,4 +112,6 @@ async def add_member(
             is_facilitator=is_facilitator,
         )
     )
+    if is_facilitator:
+        await conn.execute(update(Team).where(Team.id == team_id).values(facilitators_named=True))
     return mid

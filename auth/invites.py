@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth import audit
 from auth.models import INVITE_ROLES, Invite, Membership, Person, Team
+from auth.roles import is_active_professional
 from auth.tokens import TokenError, check_token, digest, make_token
 from server.db import new_id, utcnow
 
@@ -67,13 +68,8 @@ async def create_invite(
     if role == "customer":
         if contact_person_id is None:
             raise ValueError("a customer invite must name the customer's contact person")
-        contact_role = (
-            await conn.execute(
-                select(Membership.role).where(Membership.team_id == team_id, Membership.person_id == contact_person_id)
-            )
-        ).scalar()
-        if contact_role != "professional":
-            raise ValueError("the contact person must be a professional of the team")
+        if not await is_active_professional(conn, team_id, contact_person_id):
+            raise ValueError("the contact person must be an active professional of the team")
     token = make_token(secret_keys, "invite")
     invite_id = new_id()
     await conn.execute(
@@ -154,6 +150,11 @@ async def redeem(
     created with the given display name (a pseudonym is fine).
     """
     view = await look_up(conn, secret_keys, token)
+    if view.contact_person_id is not None and not await is_active_professional(
+        conn, view.team_id, view.contact_person_id
+    ):
+        # Revoked when the contact person left; checked again here so that no customer ever joins without one.
+        raise InviteError(InviteProblem.REVOKED)
     now = utcnow()
     used = await conn.execute(
         update(Invite)

@@ -146,6 +146,7 @@ class Team(Base):
     organisation_id: Mapped[str] = mapped_column(ForeignKey("organisation.id"), index=True)
     round_id: Mapped[str | None] = mapped_column(ForeignKey("round.id"), index=True)
     phase: Mapped[str] = mapped_column(String(30), default="current_state")
+    # True while at least one member is a named facilitator (kept so by auth.roles): then only they facilitate.
     facilitators_named: Mapped[bool] = mapped_column(Boolean, default=False)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -167,6 +168,9 @@ class Membership(Base):
     role: Mapped[str] = mapped_column(String(20))
     contact_person_id: Mapped[str | None] = mapped_column(ForeignKey("person.id"))
     is_facilitator: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when the contact person was changed for the customer (their professional left): the
+    # team page flags it until a professional names the contact person.
+    contact_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

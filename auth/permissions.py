@@ -40,6 +40,12 @@ class BoardOwner:
 
 
 EDITOR_ROLES = ("professional", "customer")
+PUBLISHER_ROLES = ("professional",)
+
+
+def may_publish(access: BoardAccess) -> bool:
+    """Publishing outside the team (a read-only share link, round visibility): professionals of the team only."""
+    return access.role in PUBLISHER_ROLES and access.edit
 
 
 def _team_access(role: str, is_facilitator: bool, facilitators_named: bool) -> BoardAccess:

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from auth import audit
+from auth import audit, roles
+from auth.consent import customers_needing_agreement
 from auth.models import Membership, Person, ProgrammeCoach, ReturnLink, Round, Team
 from auth.tokens import TokenError, check_token, digest, make_token
 from server.db import new_id, utcnow
@@ -27,10 +28,17 @@ class TeamAccess:
     role: str  # professional, customer, coach, observer
     phase: str
     round_id: str | None
+    # False only for a customer who has not accepted the team's current agreement: they
+    # may read the agreement and leave, but write nothing to the team.
+    agreed: bool = True
 
     @property
     def can_invite(self) -> bool:
-        return self.role in ("professional", "coach")
+        return self.agreed and self.role in ("professional", "coach")
+
+    @property
+    def can_create_boards(self) -> bool:
+        return self.agreed and self.role in ("professional", "customer")
 
     @property
     def sees_consent_status(self) -> bool:
@@ -47,6 +55,7 @@ class MemberView:
     email: str | None
     phone: str | None
     is_facilitator: bool
+    contact_changed: bool = False  # the contact person was changed for them and is not yet confirmed
 
 
 async def team_access(conn: AsyncConnection, team_id: str, person_id: str) -> TeamAccess | None:
@@ -82,7 +91,8 @@ async def team_access(conn: AsyncConnection, team_id: str, person_id: str) -> Te
         role = "coach" if coach else None
     if role is None:
         return None
-    return TeamAccess(team.id, team.name, role, team.phase, team.round_id)
+    agreed = role != "customer" or not await customers_needing_agreement(conn, team_id, [person_id])
+    return TeamAccess(team.id, team.name, role, team.phase, team.round_id, agreed)
 
 
 async def members(conn: AsyncConnection, team_id: str, viewer_id: str) -> list[MemberView]:
@@ -95,6 +105,7 @@ async def members(conn: AsyncConnection, team_id: str, viewer_id: str) -> list[M
                 Membership.role,
                 Membership.contact_person_id,
                 Membership.is_facilitator,
+                Membership.contact_changed_at,
                 Person.display_name,
                 Person.email,
                 Person.phone,
@@ -124,14 +135,15 @@ async def members(conn: AsyncConnection, team_id: str, viewer_id: str) -> list[M
                 r.email if visible else None,
                 r.phone if visible else None,
                 bool(r.is_facilitator),
+                r.role == "customer" and r.contact_changed_at is not None,
             )
         )
     return result
 
 
 async def remove_member(conn: AsyncConnection, team_id: str, person_id: str, actor_id: str) -> bool:
-    from sqlalchemy import delete
-
+    """End a membership. A professional's invites end and their customers get an interim contact person
+    (:class:`auth.roles.RoleError` when no other professional is left for them)."""
     role = (
         await conn.execute(
             select(Membership.role).where(Membership.team_id == team_id, Membership.person_id == person_id)
@@ -139,6 +151,8 @@ async def remove_member(conn: AsyncConnection, team_id: str, person_id: str, act
     ).scalar()
     if role is None:
         return False
+    if role == "professional":
+        await roles.release_professional(conn, team_id, person_id, actor_id)
     await conn.execute(delete(Membership).where(Membership.team_id == team_id, Membership.person_id == person_id))
     await audit.record(
         conn,
@@ -149,6 +163,7 @@ async def remove_member(conn: AsyncConnection, team_id: str, person_id: str, act
         team_id=team_id,
         old_role=role,
     )
+    await roles.refresh_facilitators_named(conn, team_id)
     return True
 
 

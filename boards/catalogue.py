@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -160,24 +161,50 @@ async def set_archived(conn: AsyncConnection, board_id: str, archived: bool, act
     return event
 
 
-async def create_share_link(conn: AsyncConnection, secret_keys: Sequence[str], board_id: str, actor_id: str) -> str:
-    """A read-only link to the board; a new one revokes the old."""
+async def create_share_link(
+    conn: AsyncConnection, secret_keys: Sequence[str], board_id: str, actor_id: str, days: int
+) -> tuple[str, datetime]:
+    """A read-only link to the board that stops working after ``days``; a new one revokes the old."""
     token = make_token(secret_keys, "share")
-    await conn.execute(update(Board).where(Board.id == board_id).values(share_token_hash=digest(token)))
-    await audit.record(conn, "board.shared", actor_id=actor_id, object_type="board", object_id=board_id)
-    return token
+    expires = utcnow() + timedelta(days=days)
+    old = (await conn.execute(select(Board.share_token_hash, Board.team_id).where(Board.id == board_id))).first()
+    await conn.execute(
+        update(Board).where(Board.id == board_id).values(share_token_hash=digest(token), share_expires_at=expires)
+    )
+    await audit.record(
+        conn,
+        "board.shared",
+        actor_id=actor_id,
+        object_type="board",
+        object_id=board_id,
+        team_id=old.team_id if old else None,
+        replaced_link=bool(old and old.share_token_hash),
+        expires_at=expires.isoformat(),
+    )
+    return token, expires
 
 
 async def revoke_share_link(conn: AsyncConnection, board_id: str, actor_id: str) -> None:
-    await conn.execute(update(Board).where(Board.id == board_id).values(share_token_hash=None))
-    await audit.record(conn, "board.share_revoked", actor_id=actor_id, object_type="board", object_id=board_id)
+    team_id = (await conn.execute(select(Board.team_id).where(Board.id == board_id))).scalar()
+    await conn.execute(update(Board).where(Board.id == board_id).values(share_token_hash=None, share_expires_at=None))
+    await audit.record(
+        conn, "board.share_revoked", actor_id=actor_id, object_type="board", object_id=board_id, team_id=team_id
+    )
 
 
-async def board_for_share(conn: AsyncConnection, secret_keys: Sequence[str], token: str) -> str | None:
+async def board_for_share(
+    conn: AsyncConnection, secret_keys: Sequence[str], token: str, now: datetime | None = None
+) -> str | None:
     try:
         check_token(secret_keys, "share", token)
     except TokenError:
         return None
     return (
-        await conn.execute(select(Board.id).where(Board.share_token_hash == digest(token), Board.archived_at.is_(None)))
+        await conn.execute(
+            select(Board.id).where(
+                Board.share_token_hash == digest(token),
+                Board.share_expires_at > (now or utcnow()),
+                Board.archived_at.is_(None),
+            )
+        )
     ).scalar()

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from auth import audit, consent
+from auth import audit, consent, roles
 from auth.consent_texts import AGREEMENT, OPTIONAL_PURPOSES
 from auth.models import (
     ExternalIdentity,
@@ -68,10 +68,13 @@ async def leave_team(conn: AsyncConnection, person_id: str, team_id: str, choice
     ).scalar()
     if role is None:
         raise LookupError("not a member")
+    if role == "professional":
+        await roles.release_professional(conn, team_id, person_id, person_id)
     await _notify_contact(conn, person_id, team_id, "customer_left")
     text = await consent.current_text(conn, AGREEMENT, team_id, "fi")
     await consent.withdraw(conn, person_id, AGREEMENT, text, team_id=team_id)
     await conn.execute(delete(Membership).where(Membership.team_id == team_id, Membership.person_id == person_id))
+    await roles.refresh_facilitators_named(conn, team_id)
     boards = await _team_boards(conn, team_id)
     result = Departure(await remove_person_from_boards(conn, person_id, boards, choice), boards)
     await audit.record(
@@ -104,7 +107,12 @@ async def _withdraw_optional(conn: AsyncConnection, person_id: str) -> None:
 async def erase_account(
     conn: AsyncConnection, person_id: str, choice: Choice, *, actor_id: str | None, reason: str
 ) -> Departure:
-    """Delete an account: personal fields emptied one by one, contributions as chosen, a marker kept."""
+    """Delete an account: personal fields emptied one by one, contributions as chosen, a marker kept.
+
+    A professional's customers get an interim contact person first (:class:`auth.roles.RoleError`, and
+    nothing changed, where a team would have no professional left for them).
+    """
+    await roles.release_everywhere(conn, person_id, actor_id)
     teams = list((await conn.execute(select(Membership.team_id).where(Membership.person_id == person_id))).scalars())
     result = Departure()
     for team_id in teams:
@@ -116,6 +124,8 @@ async def erase_account(
     await end_all_sessions(conn, person_id)
     result.sessions_ended = True
     await conn.execute(delete(Membership).where(Membership.person_id == person_id))
+    for team_id in teams:
+        await roles.refresh_facilitators_named(conn, team_id)
     await conn.execute(delete(PeerRoomMember).where(PeerRoomMember.person_id == person_id))
     await conn.execute(delete(LocalAccount).where(LocalAccount.person_id == person_id))
     await conn.execute(update(ExternalIdentity).where(ExternalIdentity.person_id == person_id).values(subject=None))

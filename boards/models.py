@@ -44,6 +44,7 @@ class Board(Base):
     vote_budget: Mapped[int] = mapped_column(Integer, default=5)
     visibility: Mapped[str] = mapped_column(String(10), default="team")
     share_token_hash: Mapped[str | None] = mapped_column(String(64))
+    share_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     timer_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from auth import audit, teams
+from auth import audit, roles, teams
 from auth.models import AuthSession, Person
 from auth.sessions import create_session, end_all_sessions, token_hash
 from boards import protocol as p
@@ -151,9 +151,16 @@ async def admin_end_sessions(request: Request) -> Response:
         exists = (await conn.execute(select(Person.id).where(Person.id == person_id))).first()
         if exists is None:
             return error_page(request, 404, session=session)
+        if disable:
+            # A disabled professional is no one's contact person any more: their customers are handed over first.
+            try:
+                await roles.release_everywhere(conn, person_id, session.person_id)
+            except roles.RoleError as exc:
+                return error_page(request, exc.status, f"roles.error.{exc.reason}", session=session)
         ended = await end_all_sessions(conn, person_id)
         if disable:
             await conn.execute(update(Person).where(Person.id == person_id).values(disabled_at=utcnow()))
+            await roles.refresh_teams_of(conn, person_id)
         await audit.record(
             conn,
             "account.disabled" if disable else "sessions.revoked",

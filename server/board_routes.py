@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Route
 
 from auth import audit
 from auth.models import Person
-from auth.permissions import BoardAccess, BoardOwner, board_access
+from auth.permissions import BoardAccess, BoardOwner, board_access, may_publish
 from auth.sessions import SessionInfo
 from boards import catalogue
 from boards import protocol as p
@@ -189,23 +189,26 @@ async def export(request: Request) -> Response:
 
 
 async def share(request: Request) -> Response:
-    found = await _board_for_change(request, lambda access: access.facilitate)
+    found = await _board_for_change(request, may_publish)
     if isinstance(found, Response):
         return found
     session, board, _, form = found
     state = _state(request)
+    expires = None
     async with state.engine.begin() as conn:
         if form.get("revoke") == "yes":
             await catalogue.revoke_share_link(conn, board.id, session.person_id)
             link = None
         else:
-            token = await catalogue.create_share_link(conn, state.settings.secret_keys, board.id, session.person_id)
+            token, expires = await catalogue.create_share_link(
+                conn, state.settings.secret_keys, board.id, session.person_id, state.settings.share_link_days
+            )
             link = f"{state.settings.base_url}/share/{token}"
-    return render(request, "share.html", {"board": board, "link": link}, session=session)
+    return render(request, "share.html", {"board": board, "link": link, "expires": expires}, session=session)
 
 
 async def visibility(request: Request) -> Response:
-    found = await _board_for_change(request, lambda access: access.facilitate)
+    found = await _board_for_change(request, may_publish)
     if isinstance(found, Response):
         return found
     session, board, _, form = found
@@ -221,7 +224,8 @@ async def visibility(request: Request) -> Response:
             object_type="board",
             object_id=board.id,
             team_id=board.team_id,
-            visibility=value,
+            old=board.visibility,
+            new=value,
         )
     return RedirectResponse(f"/boards/{board.id}/settings", status_code=303)
 
@@ -231,7 +235,12 @@ async def settings_page(request: Request) -> Response:
     if isinstance(found, Response):
         return found
     session, board, access = found
-    return render(request, "board_settings.html", {"board": board, "access": access}, session=session)
+    return render(
+        request,
+        "board_settings.html",
+        {"board": board, "access": access, "may_publish": may_publish(access)},
+        session=session,
+    )
 
 
 async def shared_view(request: Request) -> Response:

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from auth import audit, consent, teams
+from auth import audit, consent, roles, teams
 from auth.consent_texts import AGREEMENT, OPTIONAL_PURPOSES
 from auth.models import AuditEvent, Membership, Notification, Person, Team
 from auth.sessions import SessionInfo
@@ -272,6 +272,8 @@ async def leave_submit(request: Request) -> Response:
             result = await departures.leave_team(conn, session.person_id, team_id, choice)  # type: ignore[arg-type]
         except LookupError:
             return error_page(request, 404, session=session)
+        except roles.RoleError as exc:
+            return error_page(request, exc.status, f"roles.error.{exc.reason}", session=session)
     await _publish_departure(state, session.person_id, result)
     response = render(request, "left.html", {"ended": result.sessions_ended}, session=None)
     if result.sessions_ended:
@@ -296,13 +298,16 @@ async def delete_submit(request: Request) -> Response:
         return render(request, "delete.html", {"error": "delete.choose"}, status=400, session=session)
     state = _state(request)
     async with state.engine.begin() as conn:
-        result = await departures.erase_account(
-            conn,
-            session.person_id,
-            choice,  # type: ignore[arg-type]
-            actor_id=session.person_id,
-            reason="self-service",
-        )
+        try:
+            result = await departures.erase_account(
+                conn,
+                session.person_id,
+                choice,  # type: ignore[arg-type]
+                actor_id=session.person_id,
+                reason="self-service",
+            )
+        except roles.RoleError as exc:
+            return error_page(request, exc.status, f"roles.error.{exc.reason}", session=session)
     await _publish_departure(state, session.person_id, result)
     response = render(request, "left.html", {"ended": True, "deleted": True}, session=None)
     response.delete_cookie(state.cookie_name, path="/", secure=state.settings.secure_cookies, httponly=True)
@@ -448,13 +453,16 @@ async def admin_erase(request: Request) -> Response:
         ).first()
         if exists is None:
             return error_page(request, 404, session=session)
-        result = await departures.erase_account(
-            conn,
-            person_id,
-            choice,  # type: ignore[arg-type]
-            actor_id=session.person_id,
-            reason="erasure request to admin",
-        )
+        try:
+            result = await departures.erase_account(
+                conn,
+                person_id,
+                choice,  # type: ignore[arg-type]
+                actor_id=session.person_id,
+                reason="erasure request to admin",
+            )
+        except roles.RoleError as exc:
+            return error_page(request, exc.status, f"roles.error.{exc.reason}", session=session)
     await _publish_departure(state, person_id, result)
     return RedirectResponse("/admin", status_code=303)
 

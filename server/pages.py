@@ -22,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from auth import consent, invites
+from auth.coaching import coached_teams
 from auth.models import ExternalIdentity, LocalAccount, Membership, Notification, Organisation, Person, Team
 from auth.oidc_providers import enabled_providers
 from auth.passwords import verify_password
@@ -274,6 +275,7 @@ async def home(request: Request) -> Response:
                     "contact": contact,
                 }
             )
+        coached = await coached_teams(conn, session.person_id)
         notes = (
             await conn.execute(
                 select(Notification.id, Notification.kind, Notification.details)
@@ -281,11 +283,33 @@ async def home(request: Request) -> Response:
                 .order_by(Notification.created_at)
             )
         ).all()
-        account = None if teams or notes or session.is_admin else await _organisation_account(conn, session.person_id)
+        no_team = not (teams or notes or coached or session.is_admin)
+        account = await _organisation_account(conn, session.person_id) if no_team else None
     if account is not None:
         # Signed in with an organisation account, in no team yet: say who can change that.
         return render(request, "no_team.html", {"account": account}, session=session)
-    return render(request, "home.html", {"teams": teams, "notifications": notes}, session=session)
+    t = Translator(locale_of(request))
+    notifications = [{"id": n.id, "text": t(f"notification.{n.kind}", **_note_values(t, n.details))} for n in notes]
+    member_of = {team["id"] for team in teams}
+    programmes: dict[str, list[Any]] = {}
+    for row in coached:
+        if row.team_id not in member_of:
+            programmes.setdefault(row.programme_name, []).append(row)
+    return render(
+        request,
+        "home.html",
+        {"teams": teams, "notifications": notifications, "coached": programmes},
+        session=session,
+    )
+
+
+def _note_values(t: Translator, details: dict[str, Any]) -> dict[str, str]:
+    values = {key: str(value) for key, value in details.items()}
+    values["name"] = values.get("name") or t("team.no_name")
+    values.setdefault("team_name", "")
+    if "role" in values:
+        values["role"] = t(f"role.{values['role']}")
+    return values
 
 
 async def _organisation_account(conn: AsyncConnection, person_id: str) -> dict[str, str | None] | None:

@@ -44,6 +44,7 @@ class Settings:
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
     invite_days: int = 7
+    share_link_days: int = 30
     max_message_bytes: int = 64 * 1024
     max_text_chars: int = 4000
     max_items_per_board: int = 5000
@@ -172,6 +173,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         session_idle_minutes=_int(env, "KUMPPANI_SESSION_IDLE_MINUTES", 30, 1, 24 * 60),
         session_absolute_hours=_int(env, "KUMPPANI_SESSION_ABSOLUTE_HOURS", 12, 1, 24 * 30),
         invite_days=_int(env, "KUMPPANI_INVITE_DAYS", 7, 1, 90),
+        share_link_days=_int(env, "KUMPPANI_SHARE_LINK_DAYS", 30, 1, 365),
         ops_per_second=_int(env, "KUMPPANI_OPS_PER_SECOND", 20, 1, 10_000),
         ops_burst=_int(env, "KUMPPANI_OPS_BURST", 60, 1, 100_000),
         connections_per_person=_int(env, "KUMPPANI_CONNECTIONS_PER_PERSON", 10, 1, 1000),

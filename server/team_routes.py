@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from auth import consent, invites, teams
+from auth import consent, invites, roles, teams
 from auth.models import INVITE_ROLES, Membership
 from boards.catalogue import create_board
 from boards.models import Board
@@ -43,13 +43,16 @@ async def _team_context(request: Request, **extra: object) -> Response:
             )
         ).all()
         open_invites = await invites.open_invites(conn, team_id) if access.can_invite else []
-    professionals = [m for m in people if m.role == "professional"]
+        active = set(await roles.active_professionals(conn, team_id))
+    professionals = [m for m in people if m.role == "professional" and m.person_id in active]
     return render(
         request,
         "team.html",
         {
             "team": access,
             "members": people,
+            "facilitators": [m for m in people if m.is_facilitator],
+            "names_contacts": access.role == "professional" and access.agreed,
             "boards": boards,
             "invites": open_invites,
             "professionals": professionals,
@@ -161,7 +164,11 @@ async def remove_member(request: Request) -> Response:
             return error_page(request, 404, session=session)
         if access.role != "professional" and access.role != "coach":
             return error_page(request, 403, session=session)
-        if not await teams.remove_member(conn, team_id, person_id, session.person_id):
+        try:
+            removed = await teams.remove_member(conn, team_id, person_id, session.person_id)
+        except roles.RoleError as exc:
+            return error_page(request, exc.status, f"roles.error.{exc.reason}", session=session)
+        if not removed:
             return error_page(request, 404, session=session)
         board_ids = list((await conn.execute(select(Board.id).where(Board.team_id == team_id))).scalars())
     # Access ended: their open boards of this team close now, in every process.
@@ -181,12 +188,33 @@ async def new_board(request: Request) -> Response:
         access = await teams.team_access(conn, team_id, session.person_id)
         if access is None:
             return error_page(request, 404, session=session)
-        if access.role not in ("professional", "customer"):
+        if not access.can_create_boards:
             return error_page(request, 403, session=session)
         if not title or template not in TEMPLATE_NAMES:
             return await _team_context(request, form_error="team.board_needs_title")
         board_id = await create_board(conn, title, template, team_id=team_id, author_id=session.person_id)
     return RedirectResponse(f"/boards/{board_id}", status_code=303)
+
+
+async def name_contact_person(request: Request) -> Response:
+    """A professional of the team names a customer's contact person (another one, or confirms the interim one)."""
+    session = await current_session(request)
+    if session is None:
+        return RedirectResponse("/signin", status_code=303)
+    form = await csrf_form(request)
+    team_id, person_id = request.path_params["team_id"], request.path_params["person_id"]
+    contact = str(form.get("contact_person_id", ""))
+    async with _state(request).engine.begin() as conn:
+        access = await teams.team_access(conn, team_id, session.person_id)
+        if access is None:
+            return error_page(request, 404, session=session)
+        if access.role != "professional" or not access.agreed:
+            return error_page(request, 403, session=session)
+        try:
+            await roles.move_customer(conn, team_id, person_id, contact, session.person_id)
+        except roles.RoleError as exc:
+            return error_page(request, exc.status, f"roles.error.{exc.reason}", session=session)
+    return RedirectResponse(f"/teams/{team_id}", status_code=303)
 
 
 def team_routes() -> list[BaseRoute]:
@@ -196,5 +224,6 @@ def team_routes() -> list[BaseRoute]:
         Route("/teams/{team_id}/invites/{invite_id}/revoke", revoke_invite, methods=["POST"]),
         Route("/teams/{team_id}/members/{person_id}/return-link", issue_return_link, methods=["POST"]),
         Route("/teams/{team_id}/members/{person_id}/remove", remove_member, methods=["POST"]),
+        Route("/teams/{team_id}/members/{person_id}/contact-person", name_contact_person, methods=["POST"]),
         Route("/teams/{team_id}/boards", new_board, methods=["POST"]),
     ]

@@ -145,6 +145,10 @@ def expected(route: str, method: str, persona: str) -> set[int] | str:
         if not signed_in:
             return {303}
         return {303} if persona in ("professional", "coach") else ({403} if member else {404})
+    if route == "/teams/{team_id}/members/{person_id}/contact-person":
+        if not signed_in:
+            return {303}
+        return {303} if persona == "professional" else ({403} if member else {404})
     if route == "/teams/{team_id}/boards":
         if not signed_in:
             return {303}
@@ -173,8 +177,8 @@ def expected(route: str, method: str, persona: str) -> set[int] | str:
         return {303}
     if route in ("/me/export.json", "/me/export.html"):
         return {200} if signed_in else {303}
-    if route in ("/admin/audit", "/admin/audit.csv", "/admin/people/{person_id}/erase"):
-        return {404} if signed_in else {404, 303}
+    if route in ("/admin/audit", "/admin/audit.csv", "/admin/people/{person_id}/erase") or route.startswith("/admin/"):
+        return {404} if signed_in else {404, 303}  # the admin pages do not exist for anyone else
     if route.startswith(("/accessibility", "/saavutettavuusseloste")) or route == "/share/{token}":
         return "public"
     if route.startswith("/boards/{board_id}/"):
@@ -185,13 +189,13 @@ def expected(route: str, method: str, persona: str) -> set[int] | str:
         if route in ("/boards/{board_id}/settings", "/boards/{board_id}/history", "/boards/{board_id}/export/{kind}"):
             return {200}
         editor = persona in ("customer", "professional")
-        facilitator = persona in ("customer", "professional", "coach")
+        publisher = persona == "professional"  # publishing outside the team: professionals only
         if route in ("/boards/{board_id}/duplicate", "/boards/{board_id}/archive", "/boards/{board_id}/restore"):
             return {303} if editor else {403}
         if route == "/boards/{board_id}/share":
-            return {200} if facilitator else {403}
+            return {200} if publisher else {403}
         if route == "/boards/{board_id}/visibility":  # no choice sent: refused, nothing changes
-            return {400} if facilitator else {403}
+            return {400} if publisher else {403}
     raise AssertionError(f"no expectation for {method} {route}: add one to this test")
 
 
@@ -233,6 +237,7 @@ MUTATING_FOR_FINGERPRINT = {
     "/teams/{team_id}/invites",
     "/teams/{team_id}/invites/{invite_id}/revoke",
     "/teams/{team_id}/members/{person_id}/return-link",
+    "/teams/{team_id}/members/{person_id}/contact-person",
     "/admin/people/{person_id}/end-sessions",
 }
 
