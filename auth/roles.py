@@ -120,7 +120,9 @@ async def refresh_teams_of(conn: AsyncConnection, person_id: str) -> None:
         await refresh_facilitators_named(conn, team_id)
 
 
-async def set_facilitator(conn: AsyncConnection, team_id: str, person_id: str, named: bool, actor_id: str) -> bool:
+async def set_facilitator(
+    conn: AsyncConnection, team_id: str, person_id: str, named: bool, actor_id: str | None
+) -> bool:
     """Name (or un-name) a member as a facilitator. Returns False when nothing changed."""
     member = await _membership(conn, team_id, person_id)
     if member is None:
@@ -158,7 +160,7 @@ async def set_facilitator(conn: AsyncConnection, team_id: str, person_id: str, n
 # ------------------------------------------------------------------ team roles
 
 
-async def set_team_role(conn: AsyncConnection, team_id: str, person_id: str, role: str, actor_id: str) -> bool:
+async def set_team_role(conn: AsyncConnection, team_id: str, person_id: str, role: str, actor_id: str | None) -> bool:
     """Make a person a professional or an observer of a team (adding them if needed)."""
     if role not in TEAM_ROLES:
         raise RoleError("bad_role")
@@ -209,7 +211,9 @@ async def set_team_role(conn: AsyncConnection, team_id: str, person_id: str, rol
 # ------------------------------------------------------------------ contact persons
 
 
-async def move_customer(conn: AsyncConnection, team_id: str, customer_id: str, contact_id: str, actor_id: str) -> bool:
+async def move_customer(
+    conn: AsyncConnection, team_id: str, customer_id: str, contact_id: str, actor_id: str | None
+) -> bool:
     """Name the customer's contact person (another one, or confirm the interim one)."""
     member = await _membership(conn, team_id, customer_id)
     if member is None or member.role != "customer":
@@ -381,7 +385,9 @@ async def release_everywhere(conn: AsyncConnection, person_id: str, actor_id: st
 # ------------------------------------------------------------------ coaches
 
 
-async def set_coach(conn: AsyncConnection, programme_id: str, person_id: str, coach: bool, actor_id: str) -> bool:
+async def set_coach(
+    conn: AsyncConnection, programme_id: str, person_id: str, coach: bool, actor_id: str | None
+) -> bool:
     """Give or take the coach role in a programme. Returns False when nothing changed."""
     programme = (await conn.execute(select(Programme.name).where(Programme.id == programme_id))).first()
     if programme is None:

@@ -114,6 +114,7 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
 
     from server.a11y_routes import a11y_routes
     from server.account_routes import account_routes
+    from server.admin_routes import admin_routes
     from server.board_routes import board_routes
     from server.consent_routes import consent_routes
     from server.oidc_routes import oidc_routes
@@ -126,6 +127,7 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
         WebSocketRoute("/ws/boards/{board_id}", board_socket),
         *team_routes(),
         *account_routes(),
+        *admin_routes(),
         *consent_routes(),
         *board_routes(),
         *oidc_routes(),

@@ -1,4 +1,5 @@
-"""The ``kumppani`` command: serve, migrate, demo, user add, provider add/list/edit/disable/remove, doctor."""
+"""The ``kumppani`` command: serve, migrate, demo, user add, provider add/list/edit/disable/remove, doctor,
+and the administration of organisations, programmes, rounds, teams and roles (as the admin pages)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import argparse
 import asyncio
 import getpass
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from server.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 def _settings() -> Settings:
@@ -337,6 +341,263 @@ def cmd_retention(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ administration
+
+
+def _admin_run(action: Callable[[AsyncConnection], Awaitable[str]]) -> int:
+    """Run one administration change in one transaction; a refused change prints why and writes nothing."""
+    from auth.roles import RoleError
+    from boards.administration import AdminError
+    from server.db import create_engine
+    from server.i18n import Translator
+
+    settings = _settings()
+
+    async def _run() -> str:
+        engine = create_engine(settings.database_url)
+        try:
+            async with engine.begin() as conn:
+                return await action(conn)
+        finally:
+            await engine.dispose()
+
+    try:
+        print(asyncio.run(_run()))
+    except AdminError as exc:
+        print(f"kumppani: {Translator('en')(f'admin.error.{exc.reason}.text')}", file=sys.stderr)
+        return 2
+    except RoleError as exc:
+        print(f"kumppani: {Translator('en')(f'roles.error.{exc.reason}.text')}", file=sys.stderr)
+        return 2
+    return 0
+
+
+async def _person(conn: AsyncConnection, who: str) -> str:
+    from auth.overview import find_person
+    from auth.roles import RoleError
+
+    person = await find_person(conn, who)
+    if person is None:
+        raise RoleError("no_person", 404)
+    return person
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from auth import overview
+
+    async def _list(conn: AsyncConnection) -> str:
+        lines = ["Organisations:"]
+        lines += [f"  {o.id}  {o.name}" for o in await overview.organisations(conn)]
+        lines.append("Programmes:")
+        for programme in await overview.programmes(conn):
+            lines.append(f"  {programme.id}  {programme.name}")
+            lines += [f"    round {r.id}  {r.name}  {r.starts_on or ''}–{r.ends_on or ''}" for r in programme.rounds]
+            lines += [f"    coach {c.id}  {c.display_name or ''}" for c in programme.coaches]
+        lines.append("Teams:")
+        lines += [
+            f"  {t.id}  {t.name}  ({t.organisation_name}{', ' + t.round_name if t.round_name else ''})"
+            for t in await overview.teams(conn)
+        ]
+        return "\n".join(lines)
+
+    return _admin_run(_list)
+
+
+def cmd_organisation(args: argparse.Namespace) -> int:
+    from boards import administration as admin
+
+    async def _do(conn: AsyncConnection) -> str:
+        if args.organisation_command == "add":
+            return f"Added the organisation {args.name} ({await admin.create_organisation(conn, args.name, None)})."
+        changed = await admin.edit_organisation(conn, args.id, args.name, None)
+        return "Renamed the organisation." if changed else "Nothing to change."
+
+    return _admin_run(_do)
+
+
+def cmd_programme(args: argparse.Namespace) -> int:
+    from boards import administration as admin
+
+    async def _do(conn: AsyncConnection) -> str:
+        if args.programme_command == "add":
+            pid = await admin.create_programme(conn, args.name, args.organisation, None)
+            return f"Added the programme {args.name} ({pid})."
+        changed = await admin.edit_programme(conn, args.id, args.name, args.organisation, None)
+        return "Saved the programme." if changed else "Nothing to change."
+
+    return _admin_run(_do)
+
+
+def cmd_round(args: argparse.Namespace) -> int:
+    from boards import administration as admin
+
+    async def _do(conn: AsyncConnection) -> str:
+        if args.round_command == "add":
+            rid = await admin.create_round(conn, args.programme, args.name, args.starts, args.ends, None)
+            return f"Added the round {args.name} ({rid})."
+        from sqlalchemy import select
+
+        from auth.models import Round
+
+        current = (await conn.execute(select(Round.starts_on, Round.ends_on).where(Round.id == args.id))).first()
+        if current is None:
+            raise admin.AdminError("no_round", 404)
+        # An omitted date stays as it was; "none" clears it.
+        starts = current.starts_on if args.starts is None else ("" if args.starts == "none" else args.starts)
+        ends = current.ends_on if args.ends is None else ("" if args.ends == "none" else args.ends)
+        changed = await admin.edit_round(conn, args.id, args.name, starts, ends, None)
+        return "Saved the round." if changed else "Nothing to change."
+
+    return _admin_run(_do)
+
+
+def cmd_team(args: argparse.Namespace) -> int:
+    from auth import overview
+    from boards import administration as admin
+
+    async def _do(conn: AsyncConnection) -> str:
+        if args.team_command == "add":
+            tid = await admin.create_team(conn, args.name, args.organisation, args.round, None)
+            return f"Added the team {args.name} ({tid})."
+        team = await overview.team(conn, args.id)
+        if team is None:
+            raise admin.AdminError("no_team", 404)
+        round_id = team.round_id if args.round is None else (None if args.round == "none" else args.round)
+        changed = await admin.edit_team(conn, args.id, args.name or team.name, round_id, args.phase or team.phase, None)
+        return "Saved the team." if changed else "Nothing to change."
+
+    return _admin_run(_do)
+
+
+def cmd_role(args: argparse.Namespace) -> int:
+    from auth import roles
+
+    async def _do(conn: AsyncConnection) -> str:
+        changed = await roles.set_team_role(conn, args.team, await _person(conn, args.person), args.role, None)
+        return f"{args.person} is now {args.role} in the team." if changed else "Nothing to change."
+
+    return _admin_run(_do)
+
+
+def cmd_coach(args: argparse.Namespace) -> int:
+    from auth import roles
+
+    async def _do(conn: AsyncConnection) -> str:
+        coach = args.coach_command == "add"
+        changed = await roles.set_coach(conn, args.programme, await _person(conn, args.person), coach, None)
+        if not changed:
+            return "Nothing to change."
+        return f"{args.person} {'is now a coach' if coach else 'is no longer a coach'} in the programme."
+
+    return _admin_run(_do)
+
+
+def cmd_facilitator(args: argparse.Namespace) -> int:
+    from auth import roles
+
+    async def _do(conn: AsyncConnection) -> str:
+        named = args.facilitator_command == "add"
+        changed = await roles.set_facilitator(conn, args.team, await _person(conn, args.person), named, None)
+        if not changed:
+            return "Nothing to change."
+        return f"{args.person} {'is now a named facilitator' if named else 'is no longer a facilitator'}."
+
+    return _admin_run(_do)
+
+
+def cmd_contact(args: argparse.Namespace) -> int:
+    from auth import roles
+
+    async def _do(conn: AsyncConnection) -> str:
+        customer, contact = await _person(conn, args.customer), await _person(conn, args.contact)
+        await roles.move_customer(conn, args.team, customer, contact, None)
+        return f"{args.contact} is now the contact person of {args.customer}."
+
+    return _admin_run(_do)
+
+
+def _add_admin_commands(sub: Any) -> None:
+    sub.add_parser(
+        "list", help="list organisations, programmes, rounds, coaches and teams with their ids"
+    ).set_defaults(func=cmd_list)
+    org = sub.add_parser("organisation", help="add or rename an organisation")
+    org_sub = org.add_subparsers(dest="organisation_command", required=True)
+    org_sub.add_parser("add").add_argument("name")
+    rename = org_sub.add_parser("rename")
+    rename.add_argument("id")
+    rename.add_argument("name")
+    org.set_defaults(func=cmd_organisation)
+
+    programme = sub.add_parser("programme", help="add or edit a coaching programme")
+    programme_sub = programme.add_subparsers(dest="programme_command", required=True)
+    padd = programme_sub.add_parser("add")
+    padd.add_argument("name")
+    padd.add_argument("--organisation", help="organisation id")
+    pedit = programme_sub.add_parser("edit")
+    pedit.add_argument("id")
+    pedit.add_argument("--name", required=True)
+    pedit.add_argument("--organisation", help="organisation id (omit for none)")
+    programme.set_defaults(func=cmd_programme)
+
+    round_ = sub.add_parser("round", help="add or edit a round of a programme")
+    round_sub = round_.add_subparsers(dest="round_command", required=True)
+    radd = round_sub.add_parser("add")
+    radd.add_argument("programme", help="programme id")
+    radd.add_argument("name")
+    redit = round_sub.add_parser("edit")
+    redit.add_argument("id")
+    redit.add_argument("--name", required=True)
+    for parser in (radd, redit):
+        parser.add_argument("--starts", help="YYYY-MM-DD ('none' clears it when editing)")
+        parser.add_argument("--ends", help="YYYY-MM-DD ('none' clears it when editing)")
+    round_.set_defaults(func=cmd_round)
+
+    team = sub.add_parser("team", help="add or edit a team")
+    team_sub = team.add_subparsers(dest="team_command", required=True)
+    tadd = team_sub.add_parser("add")
+    tadd.add_argument("name")
+    tadd.add_argument("--organisation", required=True, help="organisation id")
+    tadd.add_argument("--round", help="round id (omit for a standalone team)")
+    tedit = team_sub.add_parser("edit")
+    tedit.add_argument("id")
+    tedit.add_argument("--name")
+    tedit.add_argument("--round", help="round id, or 'none' for a standalone team")
+    tedit.add_argument("--phase")
+    team.set_defaults(func=cmd_team)
+
+    role = sub.add_parser("role", help="give a person a role in a team")
+    role_sub = role.add_subparsers(dest="role_command", required=True)
+    rset = role_sub.add_parser("set")
+    rset.add_argument("team", help="team id")
+    rset.add_argument("person", help="username or person id")
+    rset.add_argument("role", choices=("professional", "observer"))
+    role.set_defaults(func=cmd_role)
+
+    coach = sub.add_parser("coach", help="give or take the coach role in a programme")
+    coach_sub = coach.add_subparsers(dest="coach_command", required=True)
+    for name in ("add", "remove"):
+        c = coach_sub.add_parser(name)
+        c.add_argument("programme", help="programme id")
+        c.add_argument("person", help="username or person id")
+    coach.set_defaults(func=cmd_coach)
+
+    facilitator = sub.add_parser("facilitator", help="name or un-name a team's facilitator")
+    facilitator_sub = facilitator.add_subparsers(dest="facilitator_command", required=True)
+    for name in ("add", "remove"):
+        f = facilitator_sub.add_parser(name)
+        f.add_argument("team", help="team id")
+        f.add_argument("person", help="username or person id")
+    facilitator.set_defaults(func=cmd_facilitator)
+
+    contact = sub.add_parser("contact", help="move a customer to another contact person")
+    contact_sub = contact.add_subparsers(dest="contact_command", required=True)
+    move = contact_sub.add_parser("move")
+    move.add_argument("team", help="team id")
+    move.add_argument("customer", help="username or person id of the customer")
+    move.add_argument("contact", help="username or person id of the new contact person")
+    contact.set_defaults(func=cmd_contact)
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from server.doctor import run_doctor
 
@@ -411,6 +672,7 @@ def build_parser() -> argparse.ArgumentParser:
     retention = sub.add_parser("retention", help="prune personal data of teams finished long enough ago")
     retention.add_argument("--days", type=int, help="override KUMPPANI_RETENTION_DAYS")
     retention.set_defaults(func=cmd_retention)
+    _add_admin_commands(sub)
     return parser
 
 
