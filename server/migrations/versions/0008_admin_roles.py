@@ -1,7 +1,7 @@
 """admin and roles: share link expiry, contact person changes, named facilitators
 
-Revision ID: 0007_admin_roles
-Revises: 0006
+Revision ID: 0008_admin_roles
+Revises: 0007_oidc_providers
 Create Date: 2026-12-04
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 import server.db
 
 
-revision = '0007_admin_roles'
-down_revision = '0006'
+revision = '0008_admin_roles'
+down_revision = '0007_oidc_providers'
 branch_labels = None
 depends_on = None
 
