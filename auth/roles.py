@@ -83,9 +83,9 @@ async def is_active_professional(conn: AsyncConnection, team_id: str, person_id:
 async def _membership(conn: AsyncConnection, team_id: str, person_id: str) -> Any:
     return (
         await conn.execute(
-            select(Membership.role, Membership.contact_person_id, Membership.is_facilitator).where(
-                Membership.team_id == team_id, Membership.person_id == person_id
-            )
+            select(
+                Membership.role, Membership.contact_person_id, Membership.is_facilitator, Membership.contact_changed_at
+            ).where(Membership.team_id == team_id, Membership.person_id == person_id)
         )
     ).first()
 
@@ -214,21 +214,23 @@ async def set_team_role(conn: AsyncConnection, team_id: str, person_id: str, rol
 async def move_customer(
     conn: AsyncConnection, team_id: str, customer_id: str, contact_id: str, actor_id: str | None
 ) -> bool:
-    """Name the customer's contact person (another one, or confirm the interim one)."""
+    """Name the customer's contact person: another one, or confirm the interim one (which clears the flag).
+
+    Returns False when nothing changed.
+    """
     member = await _membership(conn, team_id, customer_id)
     if member is None or member.role != "customer":
         raise RoleError("not_a_customer", 404)
     if not await is_active_professional(conn, team_id, contact_id):
         raise RoleError("contact_not_professional")
-    changed = (
-        await conn.execute(
-            update(Membership)
-            .where(Membership.team_id == team_id, Membership.person_id == customer_id)
-            .values(contact_person_id=contact_id, contact_changed_at=None)
-        )
-    ).rowcount
-    if not changed:
+    same = member.contact_person_id == contact_id
+    if same and member.contact_changed_at is None:
         return False
+    await conn.execute(
+        update(Membership)
+        .where(Membership.team_id == team_id, Membership.person_id == customer_id)
+        .values(contact_person_id=contact_id, contact_changed_at=None)
+    )
     await audit.record(
         conn,
         "membership.contact_person",
@@ -238,8 +240,9 @@ async def move_customer(
         team_id=team_id,
         old=member.contact_person_id,
         new=contact_id,
+        confirmed=same,
     )
-    if member.contact_person_id != contact_id:
+    if not same:
         team_name = await _team_name(conn, team_id)
         await notify(
             conn, customer_id, "contact_changed", team=team_id, team_name=team_name, name=await _name(conn, contact_id)

@@ -19,7 +19,8 @@ from server.pages import app_state as _state
 from server.pages import current_session, error_page, render
 from server.security import csrf_form
 
-Action = Callable[[AsyncConnection, FormData, dict[str, str], str], Awaitable[str]]
+# An action returns where to go next and whether anything changed.
+Action = Callable[[AsyncConnection, FormData, dict[str, str], str], Awaitable[tuple[str, bool]]]
 
 
 async def _admin(request: Request) -> SessionInfo | Response:
@@ -34,7 +35,8 @@ def _field(form: FormData, name: str) -> str:
 
 
 def _page(request: Request, name: str, context: Mapping[str, object], session: SessionInfo) -> Response:
-    return render(request, name, {"saved": request.query_params.get("saved") == "1", **context}, session=session)
+    saved = request.query_params.get("saved")
+    return render(request, name, {"saved": saved == "1", "unchanged": saved == "0", **context}, session=session)
 
 
 async def organisations_page(request: Request) -> Response:
@@ -102,98 +104,108 @@ async def _act(request: Request, action: Action, back: str) -> Response:
     params = {key: str(value) for key, value in request.path_params.items()}
     try:
         async with _state(request).engine.begin() as conn:
-            target = await action(conn, form, params, session.person_id)
+            target, changed = await action(conn, form, params, session.person_id)
     except admin.AdminError as exc:
         key, status = f"admin.error.{exc.reason}", exc.status
     except roles.RoleError as exc:
         key, status = f"roles.error.{exc.reason}", exc.status
     else:
-        return RedirectResponse(f"{target}?saved=1", status_code=303)
+        return RedirectResponse(f"{target}?saved={int(changed)}", status_code=303)
     return render(request, "admin_refused.html", {"key": key, "back": back}, status=status, session=session)
 
 
 # ------------------------------------------------------------------ the changes
 
 
-async def _create_organisation(conn: AsyncConnection, form: FormData, _: dict[str, str], actor: str) -> str:
+async def _create_organisation(
+    conn: AsyncConnection, form: FormData, _: dict[str, str], actor: str
+) -> tuple[str, bool]:
     await admin.create_organisation(conn, form.get("name"), actor)
-    return "/admin/organisations"
+    return "/admin/organisations", True
 
 
-async def _edit_organisation(conn: AsyncConnection, form: FormData, params: dict[str, str], actor: str) -> str:
-    await admin.edit_organisation(conn, params["organisation_id"], form.get("name"), actor)
-    return "/admin/organisations"
+async def _edit_organisation(
+    conn: AsyncConnection, form: FormData, params: dict[str, str], actor: str
+) -> tuple[str, bool]:
+    return "/admin/organisations", await admin.edit_organisation(
+        conn, params["organisation_id"], form.get("name"), actor
+    )
 
 
-async def _create_programme(conn: AsyncConnection, form: FormData, _: dict[str, str], actor: str) -> str:
+async def _create_programme(conn: AsyncConnection, form: FormData, _: dict[str, str], actor: str) -> tuple[str, bool]:
     await admin.create_programme(conn, form.get("name"), _field(form, "organisation_id") or None, actor)
-    return "/admin/programmes"
+    return "/admin/programmes", True
 
 
-async def _edit_programme(conn: AsyncConnection, form: FormData, params: dict[str, str], actor: str) -> str:
+async def _edit_programme(
+    conn: AsyncConnection, form: FormData, params: dict[str, str], actor: str
+) -> tuple[str, bool]:
     organisation = _field(form, "organisation_id") or None
-    await admin.edit_programme(conn, params["programme_id"], form.get("name"), organisation, actor)
-    return "/admin/programmes"
+    return "/admin/programmes", await admin.edit_programme(
+        conn, params["programme_id"], form.get("name"), organisation, actor
+    )
 
 
-async def _create_round(conn: AsyncConnection, form: FormData, params: dict[str, str], actor: str) -> str:
+async def _create_round(conn: AsyncConnection, form: FormData, params: dict[str, str], actor: str) -> tuple[str, bool]:
     await admin.create_round(
         conn, params["programme_id"], form.get("name"), form.get("starts_on"), form.get("ends_on"), actor
     )
-    return "/admin/programmes"
+    return "/admin/programmes", True
 
 
-async def _edit_round(conn: AsyncConnection, form: FormData, params: dict[str, str], actor: str) -> str:
-    await admin.edit_round(
+async def _edit_round(conn: AsyncConnection, form: FormData, params: dict[str, str], actor: str) -> tuple[str, bool]:
+    changed = await admin.edit_round(
         conn, params["round_id"], form.get("name"), form.get("starts_on"), form.get("ends_on"), actor
     )
-    return "/admin/programmes"
+    return "/admin/programmes", changed
 
 
-async def _add_coach(conn: AsyncConnection, form: FormData, params: dict[str, str], actor: str) -> str:
-    await roles.set_coach(conn, params["programme_id"], _field(form, "person_id"), True, actor)
-    return "/admin/programmes"
+async def _add_coach(conn: AsyncConnection, form: FormData, params: dict[str, str], actor: str) -> tuple[str, bool]:
+    return "/admin/programmes", await roles.set_coach(
+        conn, params["programme_id"], _field(form, "person_id"), True, actor
+    )
 
 
-async def _remove_coach(conn: AsyncConnection, form: FormData, params: dict[str, str], actor: str) -> str:
-    await roles.set_coach(conn, params["programme_id"], params["person_id"], False, actor)
-    return "/admin/programmes"
+async def _remove_coach(conn: AsyncConnection, form: FormData, params: dict[str, str], actor: str) -> tuple[str, bool]:
+    return "/admin/programmes", await roles.set_coach(conn, params["programme_id"], params["person_id"], False, actor)
 
 
-async def _create_team(conn: AsyncConnection, form: FormData, _: dict[str, str], actor: str) -> str:
+async def _create_team(conn: AsyncConnection, form: FormData, _: dict[str, str], actor: str) -> tuple[str, bool]:
     team_id = await admin.create_team(
         conn, form.get("name"), _field(form, "organisation_id"), _field(form, "round_id") or None, actor
     )
-    return f"/admin/teams/{team_id}"
+    return f"/admin/teams/{team_id}", True
 
 
-async def _edit_team(conn: AsyncConnection, form: FormData, params: dict[str, str], actor: str) -> str:
+async def _edit_team(conn: AsyncConnection, form: FormData, params: dict[str, str], actor: str) -> tuple[str, bool]:
     team_id = params["team_id"]
-    await admin.edit_team(
+    changed = await admin.edit_team(
         conn, team_id, form.get("name"), _field(form, "round_id") or None, _field(form, "phase"), actor
     )
-    return f"/admin/teams/{team_id}"
+    return f"/admin/teams/{team_id}", changed
 
 
-async def _set_role(conn: AsyncConnection, form: FormData, params: dict[str, str], actor: str) -> str:
+async def _set_role(conn: AsyncConnection, form: FormData, params: dict[str, str], actor: str) -> tuple[str, bool]:
     team_id = params["team_id"]
-    await roles.set_team_role(conn, team_id, _field(form, "person_id"), _field(form, "role"), actor)
-    return f"/admin/teams/{team_id}"
+    changed = await roles.set_team_role(conn, team_id, _field(form, "person_id"), _field(form, "role"), actor)
+    return f"/admin/teams/{team_id}", changed
 
 
-async def _set_facilitator(conn: AsyncConnection, form: FormData, params: dict[str, str], actor: str) -> str:
+async def _set_facilitator(
+    conn: AsyncConnection, form: FormData, params: dict[str, str], actor: str
+) -> tuple[str, bool]:
     team_id = params["team_id"]
     named = _field(form, "facilitator")
     if named not in ("yes", "no"):
         raise admin.AdminError("bad_choice")
-    await roles.set_facilitator(conn, team_id, params["person_id"], named == "yes", actor)
-    return f"/admin/teams/{team_id}"
+    changed = await roles.set_facilitator(conn, team_id, params["person_id"], named == "yes", actor)
+    return f"/admin/teams/{team_id}", changed
 
 
-async def _move_customer(conn: AsyncConnection, form: FormData, params: dict[str, str], actor: str) -> str:
+async def _move_customer(conn: AsyncConnection, form: FormData, params: dict[str, str], actor: str) -> tuple[str, bool]:
     team_id = params["team_id"]
-    await roles.move_customer(conn, team_id, params["person_id"], _field(form, "contact_person_id"), actor)
-    return f"/admin/teams/{team_id}"
+    changed = await roles.move_customer(conn, team_id, params["person_id"], _field(form, "contact_person_id"), actor)
+    return f"/admin/teams/{team_id}", changed
 
 
 def _post(path: str, action: Action, back: str) -> Route:

@@ -414,3 +414,61 @@ def test_naming_a_contact_person_who_is_not_a_professional_is_refused(migrated_u
         )
         assert answer.status_code == 403
         assert asyncio.run(_rows(migrated_url, Membership, AuditEvent, Notification)) == before
+
+
+# ------------------------------------------------------------------ the upgrade
+
+
+def test_the_upgrade_makes_named_facilitators_hold_and_withdraws_links_without_an_end(db_url: str) -> None:
+    """A team that named a facilitator before the upgrade has only them facilitate after it."""
+    from sqlalchemy import text
+
+    from server.migrate import upgrade
+
+    upgrade(db_url, "0006")
+
+    async def before() -> None:
+        engine = create_engine(db_url)
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO organisation (id, name, created_at) VALUES ('o', 'Kunta', :now)"), {"now": utcnow()}
+            )
+            for team in ("named", "open"):
+                await conn.execute(
+                    text(
+                        "INSERT INTO team (id, name, organisation_id, phase, facilitators_named, created_at) "
+                        "VALUES (:id, :id, 'o', 'current_state', false, :now)"
+                    ),
+                    {"id": team, "now": utcnow()},
+                )
+            await conn.execute(
+                text(
+                    "INSERT INTO person (id, display_name, is_admin, locale, created_at) "
+                    "VALUES ('p', 'P', false, 'fi', :now)"
+                ),
+                {"now": utcnow()},
+            )
+            for team, facilitator in (("named", True), ("open", False)):
+                await conn.execute(
+                    text(
+                        "INSERT INTO membership (id, team_id, person_id, role, is_facilitator, joined_at) "
+                        "VALUES (:id, :team, 'p', 'professional', :fac, :now)"
+                    ),
+                    {"id": "m" + team, "team": team, "fac": facilitator, "now": utcnow()},
+                )
+            await conn.execute(
+                text(
+                    "INSERT INTO board (id, team_id, template, title, seq, item_count, locked, votes_revealed, "
+                    "vote_budget, visibility, share_token_hash, created_at) "
+                    "VALUES ('b', 'named', 'blank', 'B', 0, 0, false, false, 5, 'team', :hash, :now)"
+                ),
+                {"hash": "a" * 64, "now": utcnow()},
+            )
+        await engine.dispose()
+
+    asyncio.run(before())
+    upgrade(db_url)
+    named = asyncio.run(_scalar(db_url, select(Team.facilitators_named).where(Team.id == "named")))
+    open_ = asyncio.run(_scalar(db_url, select(Team.facilitators_named).where(Team.id == "open")))
+    assert (named, open_) == (True, False)
+    assert asyncio.run(_scalar(db_url, select(Board.share_token_hash).where(Board.id == "b"))) is None

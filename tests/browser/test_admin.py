@@ -3,6 +3,7 @@ and that person, signing in, sees the programme's teams on their home page. The 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from browser.conftest import Pages, check_axe, run
@@ -22,7 +23,12 @@ async def _programme_and_people(url: str) -> dict[str, str]:
             programme = await d.create_programme(conn, "Sujuvat palvelut", org)
             other = await d.create_programme(conn, "Toinen ohjelma", org)
             spring = await d.create_round(conn, programme, "Kevät 2027")
-            await d.create_team(conn, "Kotihoidon tiimi", org, spring)
+            home_care = await d.create_team(conn, "Kotihoidon tiimi", org, spring)
+            paula = await d.create_person(conn, "Paula Ammattilainen")
+            await d.add_member(conn, home_care, paula, "professional", is_facilitator=True)
+            await d.add_member(
+                conn, home_care, await d.create_person(conn, "Kalle Asiakas"), "customer", contact_person_id=paula
+            )
             await d.create_team(conn, "Vammaispalvelujen tiimi", org, spring)
             await d.create_team(conn, "Toisen ohjelman tiimi", org, await d.create_round(conn, other, "Syksy"))
             admin = await d.create_person(conn, "Aino Ylläpitäjä", is_admin=True)
@@ -75,6 +81,9 @@ def test_an_admin_makes_a_person_a_coach_who_then_sees_the_programmes_teams(
     admin.get_by_role("link", name="Tiimit", exact=True).click()
     admin.get_by_role("link", name="Kotihoidon tiimi").click()
     expect(admin.get_by_role("heading", level=1)).to_have_text("Kotihoidon tiimi")
+    members = admin.get_by_role("table", name="Tiimin Kotihoidon tiimi jäsenet")
+    expect(members.get_by_role("button", name="Poista fasilitaattorin rooli: Paula Ammattilainen")).to_be_visible()
+    expect(members.get_by_label("Yhteyshenkilö: Kalle Asiakas", exact=True)).to_have_value(re.compile(r"[0-9a-f]{32}"))
     check_axe(admin, axe_source, "the admin team page")
 
     coach.reload()
