@@ -19,7 +19,7 @@ from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth import audit
-from auth.models import Invite, Membership, Notification, Person, Programme, ProgrammeCoach, Team
+from auth.models import Invite, Membership, Notification, Person, Programme, ProgrammeCoach, Round, Team
 from server.db import new_id, utcnow
 
 TEAM_ROLES = ("professional", "observer")  # roles an admin gives; customers come by invite
@@ -294,35 +294,39 @@ async def check_release(conn: AsyncConnection, team_id: str, professional_id: st
         raise RoleError("last_professional", 409)
 
 
+async def revoke_invites_of(
+    conn: AsyncConnection, person_id: str, actor_id: str | None, reason: str, team_id: str | None = None
+) -> list[str]:
+    """Revoke the open invites a person made or that name them as contact person (in one team, or all)."""
+    where = [
+        Invite.revoked_at.is_(None),
+        or_(Invite.created_by_id == person_id, Invite.contact_person_id == person_id),
+    ]
+    if team_id is not None:
+        where.append(Invite.team_id == team_id)
+    found = (await conn.execute(select(Invite.id, Invite.team_id).where(*where))).all()
+    if found:
+        await conn.execute(update(Invite).where(Invite.id.in_([i.id for i in found])).values(revoked_at=utcnow()))
+    for invite in found:
+        await audit.record(
+            conn,
+            "invite.revoked",
+            actor_id=actor_id,
+            object_type="invite",
+            object_id=invite.id,
+            team_id=invite.team_id,
+            reason=reason,
+        )
+    return [i.id for i in found]
+
+
 async def release_professional(
     conn: AsyncConnection, team_id: str, professional_id: str, actor_id: str | None
 ) -> Release:
     """A professional stops being one in this team: their invites end, their customers get an interim contact."""
     await check_release(conn, team_id, professional_id, actor_id)
     now = utcnow()
-    open_invites = list(
-        (
-            await conn.execute(
-                select(Invite.id).where(
-                    Invite.team_id == team_id,
-                    Invite.revoked_at.is_(None),
-                    or_(Invite.created_by_id == professional_id, Invite.contact_person_id == professional_id),
-                )
-            )
-        ).scalars()
-    )
-    if open_invites:
-        await conn.execute(update(Invite).where(Invite.id.in_(open_invites)).values(revoked_at=now))
-        for invite_id in open_invites:
-            await audit.record(
-                conn,
-                "invite.revoked",
-                actor_id=actor_id,
-                object_type="invite",
-                object_id=invite_id,
-                team_id=team_id,
-                reason="professional left the team",
-            )
+    open_invites = await revoke_invites_of(conn, professional_id, actor_id, "professional left the team", team_id)
     customers = await _customers_of(conn, team_id, professional_id)
     interim = await _interim_for(conn, team_id, professional_id, actor_id) if customers else None
     if customers and interim is not None:
@@ -383,6 +387,8 @@ async def release_everywhere(conn: AsyncConnection, person_id: str, actor_id: st
     for team_id in await professional_teams(conn, person_id):
         await release_professional(conn, team_id, person_id, actor_id)
         await refresh_facilitators_named(conn, team_id)
+    # Invites they made in any other role (a coach's, say) end with the account too.
+    await revoke_invites_of(conn, person_id, actor_id, "account closed")
 
 
 # ------------------------------------------------------------------ coaches
@@ -419,6 +425,13 @@ async def set_coach(
                 ProgrammeCoach.programme_id == programme_id, ProgrammeCoach.person_id == person_id
             )
         )
+        # Their invites to the programme's teams were made as its coach: they end with the role.
+        programme_teams = (
+            select(Team.id).join(Round, Round.id == Team.round_id).where(Round.programme_id == programme_id)
+        )
+        for team_id in list((await conn.execute(programme_teams)).scalars()):
+            if await _membership(conn, team_id, person_id) is None:
+                await revoke_invites_of(conn, person_id, actor_id, "coach role ended", team_id)
     await audit.record(
         conn,
         "programme.coach",

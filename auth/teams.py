@@ -153,6 +153,8 @@ async def remove_member(conn: AsyncConnection, team_id: str, person_id: str, act
         return False
     if role == "professional":
         await roles.release_professional(conn, team_id, person_id, actor_id)
+    else:
+        await roles.revoke_invites_of(conn, person_id, actor_id, "left the team", team_id)
     await conn.execute(delete(Membership).where(Membership.team_id == team_id, Membership.person_id == person_id))
     await audit.record(
         conn,

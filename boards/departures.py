@@ -70,6 +70,8 @@ async def leave_team(conn: AsyncConnection, person_id: str, team_id: str, choice
         raise LookupError("not a member")
     if role == "professional":
         await roles.release_professional(conn, team_id, person_id, person_id)
+    else:
+        await roles.revoke_invites_of(conn, person_id, person_id, "left the team", team_id)
     await _notify_contact(conn, person_id, team_id, "customer_left")
     text = await consent.current_text(conn, AGREEMENT, team_id, "fi")
     await consent.withdraw(conn, person_id, AGREEMENT, text, team_id=team_id)

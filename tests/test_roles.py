@@ -472,3 +472,29 @@ def test_the_upgrade_makes_named_facilitators_hold_and_withdraws_links_without_a
     open_ = asyncio.run(_scalar(db_url, select(Team.facilitators_named).where(Team.id == "open")))
     assert (named, open_) == (True, False)
     assert asyncio.run(_scalar(db_url, select(Board.share_token_hash).where(Board.id == "b"))) is None
+
+
+def test_a_coachs_invites_end_with_the_coach_role_and_with_the_account(migrated_url: str, tmp_path: Path) -> None:
+    crew = asyncio.run(_crew(migrated_url))
+
+    async def coach_invites() -> list[str]:
+        engine = create_engine(migrated_url)
+        async with engine.begin() as conn:
+            tokens = [
+                await create_invite(conn, KEYS, team_id=crew.team, role="observer", created_by=crew.people["coach"])
+                for _ in range(2)
+            ]
+        await engine.dispose()
+        return tokens
+
+    first, second = asyncio.run(coach_invites())
+    programme = asyncio.run(_scalar(migrated_url, select(Team.round_id).where(Team.id == crew.team)))
+    from auth.models import Round
+
+    programme = asyncio.run(_scalar(migrated_url, select(Round.programme_id).where(Round.id == programme)))
+    with make_client(migrated_url, tmp_path) as client:
+        assert client.get(f"/invite/{first}").status_code == 200
+        answer = _post(client, crew, "admin", f"/admin/programmes/{programme}/coaches/{crew.people['coach']}/remove")
+        assert answer.status_code == 303
+        assert client.get(f"/invite/{first}").status_code == 410
+        assert client.get(f"/invite/{second}").status_code == 410
