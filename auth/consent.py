@@ -60,11 +60,20 @@ def text_digest(plain: str, full: str) -> str:
 
 
 def ensure_default_texts_sync(conn: Connection) -> None:
-    """Version 1 of every default text, written once."""
-    have = conn.execute(select(func.count()).select_from(ConsentText).where(ConsentText.scope_id.is_(None))).scalar()
-    if have:
+    """Version 1 of every default text, written once (a language added later gets its texts then)."""
+    have = {
+        (row.purpose, row.locale)
+        for row in conn.execute(
+            select(ConsentText.purpose, ConsentText.locale).where(
+                ConsentText.scope_id.is_(None), ConsentText.version == 1
+            )
+        )
+    }
+    if len(have) >= len(DEFAULTS):
         return
     for (purpose, locale), text in DEFAULTS.items():
+        if (purpose, locale) in have:
+            continue
         conn.execute(
             insert(ConsentText).values(
                 id=new_id(),

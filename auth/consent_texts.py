@@ -1,7 +1,8 @@
 """The shipped default texts: the participation agreement and the optional consents.
 
 Each text has a plain-language version (selkokieli), shown first, and a full
-version behind it, in Finnish and English. Organisations publish their own
+version behind it, in Finnish, Swedish and English. (Plain-language Finnish
+pages show the Finnish texts: their first layer is already selkokieli.) Organisations publish their own
 versions per programme or team; these are version 1 for everyone else.
 """
 
@@ -29,7 +30,7 @@ Olet mukana kehittämässä palvelua. Olet tiimissä samanarvoinen jäsen kuin t
 Kerro omin sanoin, mikä palvelussa toimii ja mikä ei. Voit osallistua silloin kun jaksat. Voit aina kysyä yhteyshenkilöltäsi.
 
 ## Mitä tallennetaan ja mitä ei
-Tallennamme nimen, jonka itse valitset, ja sen, mitä kirjoitat tauluille. Tiimin jäsenet näkevät ne. Emme kysy terveystietoja, henkilötunnusta tai pankkitietoja. Älä kirjoita niitä. Tiedot poistetaan, kun kehittämistyö on päättynyt ja säilytysaika on kulunut.
+Tallennamme nimen, jonka valitset itse. Tallennamme myös sen, mitä kirjoitat tauluille. Tiimin jäsenet näkevät ne. Emme kysy terveystietoja, henkilötunnusta tai pankkitietoja. Älä kirjoita niitä. Tiedot poistetaan, kun kehittämistyö on päättynyt ja säilytysaika on kulunut.
 
 ## Palkkio
 Tästä työstä ei makseta palkkiota, ellei yhteyshenkilösi ole kanssasi toisin sopinut. Jos palkkio maksetaan, sen maksaa hyvinvointialue ja se on veronalaista tuloa. Kysy yhteyshenkilöltäsi.
@@ -102,5 +103,46 @@ You can stop at any time. Go to "My data and consents". You choose whether your 
     ("research", "en"): DefaultText(
         plain="What you wrote may be used in research, without your name.",
         full="You allow what you wrote on the boards to be used without your name in scientific research on developing services.",
+    ),
+    (AGREEMENT, "sv"): DefaultText(
+        plain="""## Din roll
+Du är med och utvecklar en tjänst. I teamet är du en lika viktig medlem som de anställda. Din erfarenhet är viktig.
+
+## Vad vi hoppas av dig
+Berätta med egna ord vad som fungerar i tjänsten och vad som inte gör det. Var med när du orkar. Du kan alltid fråga din kontaktperson.
+
+## Vad som sparas och vad som inte sparas
+Vi sparar namnet som du själv väljer. Vi sparar också det du skriver på tavlorna. Teamets medlemmar ser dem. Vi frågar inte efter hälsouppgifter, personbeteckning eller bankuppgifter. Skriv inte dem. Uppgifterna tas bort när arbetet är slut och förvaringstiden har gått.
+
+## Arvode
+För det här arbetet betalas inget arvode, om inte din kontaktperson har kommit överens med dig om något annat. Om ett arvode betalas, betalar välfärdsområdet det och det är skattepliktig inkomst. Fråga din kontaktperson.
+
+## Så slutar du
+Du kan sluta när som helst. Gå till "Mina uppgifter och samtycken". Du väljer om dina texter blir kvar utan ditt namn eller tas bort.""",
+        full="""Deltagaravtal, samutveckling
+
+1. Parter och syfte. Du deltar i utvecklingen av välfärdsområdets tjänster som utvecklarkund eller erfarenhetsexpert. Utvecklingen är en del av en offentlig uppgift; ditt deltagande är frivilligt.
+2. Roll och förväntningar. Du är medlem i teamet med samma rättigheter som de anställda. Du har en namngiven kontaktperson som du kan fråga om allt. Hur mycket du deltar bestämmer du själv.
+3. Uppgifter som behandlas. Vi behandlar namnet du väljer (det kan vara påhittat), dina kontaktuppgifter om du vill ge dem och det du skriver på tavlorna. Bara din kontaktperson ser dina kontaktuppgifter. Vi behandlar inte dina hälsouppgifter eller din personbeteckning; systemet hindrar att en personbeteckning skrivs.
+4. Vem ser. Teamets tavlor ses av teamets medlemmar och coachningens coacher. De anställda och coacherna ser aldrig rummet för kamratstöd.
+5. Förvaring. Personuppgifterna tas bort ur teamets material när coachningsomgången har slutat och den förvaringstid som organisationen har bestämt har gått.
+6. Arvode och kostnadsersättning. Arvode eller kostnadsersättning avtalas separat med kontaktpersonen. Välfärdsområdet betalar. Ett arvode är skattepliktig inkomst. Systemet samlar inte in bank- eller skatteuppgifter.
+7. Att sluta. Du kan sluta när som helst under "Mina uppgifter och samtycken". Du väljer om dina texter blir kvar utan ditt namn ("Tidigare deltagare") eller tas bort. Att sluta påverkar inte dina tjänster.""",
+    ),
+    ("quotes", "sv"): DefaultText(
+        plain="Vi får citera det du skrev i publikationer och rapporter, utan ditt namn.",
+        full="Du ger tillstånd att citat av det du skrivit på tavlorna används i offentliga resultat, till exempel beskrivningar av arbetssätt och rapporter. Ditt namn publiceras inte. Du kan återkalla tillståndet när som helst; resultat som redan publicerats kan inte ändras.",
+    ),
+    ("progress_email", "sv"): DefaultText(
+        plain="Du får e-post om vad som blev av arbetet.",
+        full="Du ger tillstånd att meddelanden om resultaten av arbetet skickas till din e-post, också efter att du har slutat. Varje meddelande har en länk för att avsluta prenumerationen.",
+    ),
+    ("photos", "sv"): DefaultText(
+        plain="Vid träffarna får man ta bilder eller inspelningar där du syns eller hörs.",
+        full="Du ger tillstånd till fotografier och ljud- eller videoinspelningar där du förekommer, för att dokumentera arbetet. En inspelning kräver dessutom tillstånd av varje kund som är närvarande vid träffen.",
+    ),
+    ("research", "sv"): DefaultText(
+        plain="Det du skrev får användas i forskning, utan ditt namn.",
+        full="Du ger tillstånd att det du skrivit på tavlorna används utan ditt namn i vetenskaplig forskning om utveckling av tjänster.",
     ),
 }

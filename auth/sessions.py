@@ -33,6 +33,7 @@ class SessionInfo:
     is_admin: bool
     expires_at: datetime
     idle_deadline: datetime
+    locale: str = "fi"  # the language the person last chose, remembered on their account
 
 
 async def create_session(
@@ -71,6 +72,7 @@ async def resolve_session(
                 AuthSession.expires_at,
                 Person.display_name,
                 Person.is_admin,
+                Person.locale,
             )
             .join(Person, Person.id == AuthSession.person_id)
             .where(
@@ -94,6 +96,7 @@ async def resolve_session(
         bool(row.is_admin),
         row.expires_at,
         min(row.expires_at, last_seen + idle),
+        row.locale or "fi",
     )
 
 

@@ -53,7 +53,7 @@ async def _statement(
     return render(
         request,
         "accessibility.html",
-        {"form": values, "error": error, "updated": STATEMENT_UPDATED.strftime("%d.%m.%Y").lstrip("0")},
+        {"form": values, "error": error, "updated": STATEMENT_UPDATED},
         status=status,
         session=session,
     )

@@ -119,6 +119,7 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
     from server.consent_routes import consent_routes
     from server.oidc_routes import oidc_routes
     from server.pages import EXCEPTION_HANDLERS, page_routes
+    from server.privacy_routes import privacy_routes
     from server.team_routes import team_routes
 
     routes = [
@@ -132,6 +133,7 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
         *board_routes(),
         *oidc_routes(),
         *a11y_routes(),
+        *privacy_routes(),
         *page_routes(settings),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, debug=False, exception_handlers=EXCEPTION_HANDLERS)

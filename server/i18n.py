@@ -1,12 +1,16 @@
-"""The translation catalogue: every string a person sees comes from web/i18n/<locale>.json.
+"""The translation catalogues: every string a person sees comes from web/i18n/<locale>.json.
 
-Finnish is the default; English on request. Customer-facing texts are written
-in plain language (selkokieli) in both.
+Four catalogues: Finnish (the default), Swedish, English, and plain-language
+Finnish (selkokieli, code ``fi-selko``). Selkokieli is Finnish, so its pages say
+``<html lang="fi">``. It covers every customer-facing text (see
+``CUSTOMER_PREFIXES``); a text only professionals read falls back to standard
+Finnish.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -14,9 +18,68 @@ from typing import Any
 from starlette.requests import Request
 
 CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "web" / "i18n"
-LOCALES = ("fi", "en")
 DEFAULT_LOCALE = "fi"
+PLAIN_LOCALE = "fi-selko"
 LANG_COOKIE = "kumppani-lang"
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str  # the catalogue's file name and the value stored on a person's account
+    html_lang: str  # what <html lang> and lang="" say (BCP 47)
+    own_name: str  # the switch names each language in that language
+    fallback: str | None  # where a missing key is looked up next
+
+
+LANGUAGES: dict[str, Language] = {
+    "fi": Language("fi", "fi", "suomi", None),
+    "sv": Language("sv", "sv", "svenska", "fi"),
+    "en": Language("en", "en", "English", "fi"),
+    PLAIN_LOCALE: Language(PLAIN_LOCALE, "fi", "selkokieli", "fi"),
+}
+LOCALES = tuple(LANGUAGES)
+
+# What a customer sees: the keys of these prefixes must exist in the plain-language catalogue.
+# Left out on purpose: sign-in (professionals sign in; customers use links), the team page's
+# management forms, board settings and sharing, administration and the audit log, the history
+# page and print export (professional tools).
+CUSTOMER_PREFIXES = (
+    "app.",
+    "nav.",
+    "footer.",
+    "lang.",
+    "prefs.",
+    "error.",
+    "invite.",
+    "welcome.",
+    "home.",
+    "role.",
+    "phase.",
+    "template.",
+    "board.",
+    "return.",
+    "sessions.",
+    "timeout.",
+    "agreement.",
+    "confirm.",
+    "me.",
+    "leave.",
+    "delete.",
+    "left.",
+    "export.",
+    "a11y.",
+    "privacy.",
+    "time.",
+    "signin.customers",
+    "team.members",
+    "team.no_name",
+    "team.facilitator",
+    "team.contact_of",
+)
+
+
+def is_customer_facing(key: str) -> bool:
+    return key.startswith(CUSTOMER_PREFIXES)
 
 
 @cache
@@ -25,19 +88,44 @@ def catalogue(locale: str) -> dict[str, str]:
     return data
 
 
+def html_lang(locale: str) -> str:
+    return LANGUAGES[locale].html_lang if locale in LANGUAGES else DEFAULT_LOCALE
+
+
 class Translator:
     def __init__(self, locale: str) -> None:
-        self.locale = locale if locale in LOCALES else DEFAULT_LOCALE
+        self.locale = locale if locale in LANGUAGES else DEFAULT_LOCALE
+        self.html_lang = html_lang(self.locale)
         self._messages = catalogue(self.locale)
+
+    def text(self, key: str) -> str:
+        """The raw catalogue text: this locale, then its fallback, then the key itself."""
+        locale: str | None = self.locale
+        while locale is not None:
+            text = catalogue(locale).get(key)
+            if text is not None:
+                return text
+            locale = LANGUAGES[locale].fallback
+        return key
 
     def __call__(self, key: str, **values: Any) -> str:
         text = self._messages.get(key)
         if text is None:
-            # Missing keys are caught by a test; at run time fall back to Finnish, then the key.
-            text = catalogue(DEFAULT_LOCALE).get(key, key)
+            # Missing keys are caught by a test (plain Finnish leaves professional texts out on purpose).
+            text = self.text(key)
         return text.format(**values) if values else text
 
 
+def wanted_locale(request: Request, person_locale: str | None = None) -> str | None:
+    """The locale the person chose, if any: this request's ?lang=, the browser's cookie, their account."""
+    person_locale = person_locale or getattr(request.state, "person_locale", None)
+    for wanted in (request.query_params.get("lang"), request.cookies.get(LANG_COOKIE), person_locale):
+        if wanted in LANGUAGES:
+            return wanted
+    return None
+
+
 def locale_of(request: Request, person_locale: str | None = None) -> str:
-    wanted = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or person_locale
-    return wanted if wanted in LOCALES else DEFAULT_LOCALE
+    """The page's locale. A page rendered for someone who has not chosen yet (a customer's first
+    visit by an invite link) may have set ``request.state.first_locale``."""
+    return wanted_locale(request, person_locale) or getattr(request.state, "first_locale", None) or DEFAULT_LOCALE

@@ -30,11 +30,12 @@ from auth.permissions import BoardOwner, board_access
 from auth.sessions import SessionInfo, create_session, end_session, resolve_session
 from boards.hetu import contains_identity_code
 from boards.models import Board
-from server.i18n import LANG_COOKIE, LOCALES, Translator, locale_of
+from server.i18n import LANG_COOKIE, LANGUAGES, LOCALES, PLAIN_LOCALE, Translator, locale_of, wanted_locale
 from server.ratelimit import BucketMap
 from server.security import client_address, csp_nonce, csrf_form, csrf_token
 from server.settings import Settings
 from server.state import AppState
+from server.timefmt import format_date, format_datetime
 
 log = logging.getLogger("kumppani.pages")
 
@@ -82,13 +83,17 @@ async def current_session(request: Request) -> SessionInfo | None:
     if not token:
         return None
     async with state.engine.begin() as conn:
-        return await resolve_session(conn, token, idle=timedelta(minutes=state.settings.session_idle_minutes))
+        session = await resolve_session(conn, token, idle=timedelta(minutes=state.settings.session_idle_minutes))
+    if session is not None:
+        # A browser without the language cookie gets the language remembered on the account.
+        request.state.person_locale = session.locale
+    return session
 
 
 def render(
     request: Request, name: str, context: dict[str, Any], *, status: int = 200, session: SessionInfo | None = None
 ) -> HTMLResponse:
-    locale = locale_of(request)
+    locale = locale_of(request, session.locale if session else None)
     t = Translator(locale)
     response = templates.TemplateResponse(
         request,
@@ -96,7 +101,10 @@ def render(
         {
             "t": t,
             "locale": locale,
-            "locales": LOCALES,
+            "html_lang": t.html_lang,
+            "languages": LANGUAGES.values(),
+            "fmt_date": lambda value: format_date(value, locale),
+            "fmt_datetime": lambda value: format_datetime(value, locale),
             "csrf": csrf_token(request),
             "nonce": csp_nonce(request),
             "me": session,
@@ -381,7 +389,13 @@ async def invite_page(request: Request) -> Response:
             view = await invites.look_up(conn, state.settings.secret_keys, token)
         except invites.InviteError as exc:
             return error_page(request, exc.problem.status, f"invite.{exc.problem.value}")
+    request.state.first_locale = first_locale(view.role)
     return render(request, "invite.html", {"invite": view, "token": token})
+
+
+def first_locale(role: str) -> str | None:
+    """A customer invited by link starts in plain Finnish until they choose a language themselves."""
+    return PLAIN_LOCALE if role == "customer" else None
 
 
 async def invite_redeem(request: Request) -> Response:
@@ -417,6 +431,11 @@ async def invite_redeem(request: Request) -> Response:
             old = request.cookies.get(state.cookie_name)
             if old:
                 await end_session(conn, old)
+        else:
+            # The new account remembers the language the invite page was read in.
+            chosen = wanted_locale(request) or first_locale(_invite.role)
+            if chosen is not None:
+                await conn.execute(update(Person).where(Person.id == person_id).values(locale=chosen))
     # A customer reads and accepts the participation agreement before anything else, then picks a name.
     after = "/welcome" if session is None else "/"
     if _invite.role == "customer":

@@ -54,6 +54,10 @@ class Settings:
     send_queue_frames: int = 512
     resume_max_ops: int = 2000
     retention_days: int = 365
+    # The privacy notice (tietosuojaseloste): who the controller is and how to reach them.
+    privacy_controller: str = ""
+    privacy_contact: str = ""
+    privacy_dpo: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -86,6 +90,14 @@ def normalise_database_url(value: str, variable: str = "KUMPPANI_DATABASE_URL") 
     if driver is None:
         raise SettingsError(f"{variable} uses the unsupported scheme {scheme!r}; use sqlite:// or postgresql://.")
     return f"{driver}://{rest}"
+
+
+def _text(env: Mapping[str, str], name: str, limit: int = 300) -> str:
+    """A line of text shown to people (whitespace tidied); too long a value is a mistake, not a text."""
+    value = " ".join(env.get(name, "").split())
+    if len(value) > limit:
+        raise SettingsError(f"{name} is longer than {limit} characters.")
+    return value
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -179,4 +191,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         connections_per_person=_int(env, "KUMPPANI_CONNECTIONS_PER_PERSON", 10, 1, 1000),
         max_items_per_board=_int(env, "KUMPPANI_MAX_ITEMS_PER_BOARD", 5000, 10, 1_000_000),
         retention_days=_int(env, "KUMPPANI_RETENTION_DAYS", 365, 1, 36500),
+        privacy_controller=_text(env, "KUMPPANI_PRIVACY_CONTROLLER"),
+        privacy_contact=_text(env, "KUMPPANI_PRIVACY_CONTACT"),
+        privacy_dpo=_text(env, "KUMPPANI_PRIVACY_DPO"),
     )

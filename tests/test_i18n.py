@@ -1,5 +1,6 @@
 """The translation catalogues are complete: every key a template or the board's scripts use exists
-in Finnish and in English, and the two catalogues have the same keys and placeholders."""
+in Finnish, Swedish and English, which have the same keys and placeholders, and every customer-facing
+key has its plain-language (selkokieli) text."""
 
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ from auth.models import INVITE_ROLES, ROLES
 from boards.itemtypes import ITEM_TYPES
 from boards.protocol import ErrorCode
 from boards.templates import TEMPLATE_NAMES
+from server.i18n import PLAIN_LOCALE, is_customer_facing
+from server.privacy_routes import PURPOSES, RIGHTS
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 SERVER = Path(__file__).resolve().parent.parent / "server"
-LOCALES = ("fi", "en")
+FULL_LOCALES = ("fi", "sv", "en")  # complete catalogues
+LOCALES = (*FULL_LOCALES, PLAIN_LOCALE)  # plain Finnish covers the customer-facing keys only
 CATALOGUES: dict[str, dict[str, str]] = {
     locale: json.loads((WEB / "i18n" / f"{locale}.json").read_text(encoding="utf-8")) for locale in LOCALES
 }
@@ -33,6 +37,8 @@ EXPANSIONS: dict[str, tuple[str, ...]] = {
     "template.": TEMPLATE_NAMES,
     "phase.": PHASES,
     "invite.role.": INVITE_ROLES,
+    "privacy.purpose.": PURPOSES,
+    "privacy.right.": RIGHTS,
 }
 
 
@@ -140,28 +146,51 @@ def script_families() -> dict[str, str]:
     return found
 
 
+def _needed_in(locale: str, key: str) -> bool:
+    return locale != PLAIN_LOCALE or is_customer_facing(key)
+
+
 def _missing(keys: dict[str, str]) -> list[str]:
     return [
         f"{key} ({where}) missing in {locale}.json"
         for key, where in sorted(keys.items())
         for locale in LOCALES
-        if key not in CATALOGUES[locale]
+        if _needed_in(locale, key) and key not in CATALOGUES[locale]
     ]
 
 
-def test_finnish_and_english_have_the_same_keys() -> None:
-    fi, en = set(CATALOGUES["fi"]), set(CATALOGUES["en"])
-    assert not fi - en, f"only in fi.json: {sorted(fi - en)}"
-    assert not en - fi, f"only in en.json: {sorted(en - fi)}"
+@pytest.mark.parametrize("locale", ["sv", "en"])
+def test_every_full_catalogue_has_the_same_keys_as_finnish(locale: str) -> None:
+    fi, other = set(CATALOGUES["fi"]), set(CATALOGUES[locale])
+    assert not fi - other, f"missing in {locale}.json: {sorted(fi - other)}"
+    assert not other - fi, f"only in {locale}.json: {sorted(other - fi)}"
 
 
-def test_finnish_and_english_have_the_same_placeholders() -> None:
+def test_plain_finnish_has_every_customer_facing_key_and_no_other() -> None:
+    customer = {key for key in CATALOGUES["fi"] if is_customer_facing(key)}
+    plain = set(CATALOGUES[PLAIN_LOCALE])
+    assert not customer - plain, f"customer-facing keys without plain-language text: {sorted(customer - plain)}"
+    assert not plain - customer, (
+        f"in {PLAIN_LOCALE}.json but not customer-facing in fi.json: {sorted(plain - customer)}"
+    )
+
+
+def test_the_customer_facing_line_falls_where_customers_are() -> None:
+    """What a customer meets is in; what only professionals and admins use is out."""
+    for key in ("invite.title", "agreement.accept", "board.js.add_card", "error.404.text", "me.withdraw"):
+        assert is_customer_facing(key), key
+    for key in ("admin.title", "audit.csv", "team.create_invite", "settings.export", "signin.password"):
+        assert not is_customer_facing(key), key
+
+
+@pytest.mark.parametrize("locale", ["sv", "en", PLAIN_LOCALE])
+def test_every_catalogue_has_the_placeholders_of_finnish(locale: str) -> None:
     wrong = [
         key
-        for key, text in CATALOGUES["fi"].items()
-        if key in CATALOGUES["en"] and set(PLACEHOLDER.findall(text)) != set(PLACEHOLDER.findall(CATALOGUES["en"][key]))
+        for key, text in CATALOGUES[locale].items()
+        if key in CATALOGUES["fi"] and set(PLACEHOLDER.findall(text)) != set(PLACEHOLDER.findall(CATALOGUES["fi"][key]))
     ]
-    assert not wrong, f"placeholders differ between fi and en: {wrong}"
+    assert not wrong, f"placeholders differ between fi and {locale}: {wrong}"
 
 
 def test_no_translation_is_empty() -> None:
@@ -180,7 +209,7 @@ def test_every_key_used_in_a_template_exists() -> None:
 
 @pytest.mark.parametrize("prefix", sorted(template_prefixes()))
 def test_every_key_prefix_used_in_a_template_has_keys(prefix: str) -> None:
-    for locale in LOCALES:
+    for locale in FULL_LOCALES:
         assert any(key.startswith(prefix) for key in CATALOGUES[locale]), f"no {prefix}* keys in {locale}.json"
 
 

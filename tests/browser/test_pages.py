@@ -207,6 +207,11 @@ def test_invite_agreement_name_and_board_by_keyboard_only_in_finnish(
 
     token = run(invite())
     page = pages.open(f"/invite/{token}", None)
+    # A customer's first visit starts in plain Finnish; this one picks standard Finnish with the keyboard.
+    expect(page.get_by_role("button", name="selkokieli")).to_have_attribute("aria-current", "true")
+    tab_to(page, page.get_by_role("button", name="suomi", exact=True))
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="suomi", exact=True)).to_have_attribute("aria-current", "true")
     assert page.evaluate("() => document.documentElement.lang") == "fi"
     expect(page.get_by_role("heading", level=1)).to_have_text("Sinut on kutsuttu mukaan")
     expect(page.get_by_text("Yhteyshenkilösi on Paula Ammattilainen.")).to_be_visible()

@@ -149,12 +149,23 @@ export class Facilitation {
     }
     this.timerEl.classList.remove("timer-done");
     delete this.timerEl.dataset.ended;
-    const minutes = Math.floor(left / 60);
-    const seconds = String(left % 60).padStart(2, "0");
-    this.timerEl.textContent = t("timer_left", { time: `${minutes}.${seconds}` });
+    this.timerEl.textContent = t("timer_left", { time: duration(t, left) });
     if (!this.warned && left <= 60) {
       this.warned = true;
       this.announcer.say(t("timer_one_minute"));
     }
   }
+}
+
+// A length of time in words a person reads aloud ("2 min 30 s"), never a clock reading ("2.30").
+export function duration(t, totalSeconds) {
+  const total = Math.max(0, Math.round(totalSeconds));
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const seconds = total % 60;
+  const parts = [];
+  if (hours) parts.push(t("duration_hours", { count: hours }));
+  if (minutes) parts.push(t("duration_minutes", { count: minutes }));
+  if (seconds && !hours) parts.push(t("duration_seconds", { count: seconds }));
+  return parts.length ? parts.join(" ") : t("duration_seconds", { count: 0 });
 }
