@@ -27,7 +27,15 @@ TEXT_FIELDS = ("title", "name", "text", "hypothesis", "why")
 LEFT_OUT = {
     "fi": "(teksti ei ole mukana: kirjoittaja ei ole antanut lainauslupaa)",
     "en": "(text left out: the author has not allowed quoting)",
+    "sv": "(texten är inte med: skribenten har inte gett tillstånd att citera)",
 }
+VOTES = {"fi": "ääntä", "en": "votes", "sv": "röster"}
+
+
+def export_language(locale: str) -> str:
+    """The language of an export's own words: plain Finnish ("fi-selko") exports in Finnish."""
+    base = locale.split("-", 1)[0]
+    return base if base in LEFT_OUT else "fi"
 
 
 @dataclass
@@ -64,10 +72,10 @@ class BoardExport:
     locale: str = "fi"
 
     def text_of(self, item: ExportItem) -> str:
-        return item.label() if item.quotable else LEFT_OUT[self.locale]
+        return item.label() if item.quotable else LEFT_OUT[export_language(self.locale)]
 
     def fields_of(self, item: ExportItem) -> dict[str, Any]:
-        return item.fields if item.quotable else {"note": LEFT_OUT[self.locale]}
+        return item.fields if item.quotable else {"note": LEFT_OUT[export_language(self.locale)]}
 
 
 async def _quotable_authors(conn: AsyncConnection, team_id: str | None, authors: set[str]) -> set[str]:
@@ -153,11 +161,7 @@ def to_markdown(export: BoardExport) -> str:
         heading = " – ".join(n for n in (names.get(cell.stage, ""), names.get(cell.lane, "")) if n) or "–"
         lines += [f"## {heading}", ""]
         for item in cell.items:
-            votes = (
-                f" ({item.votes} ääntä)"
-                if item.votes and export.locale == "fi"
-                else (f" ({item.votes} votes)" if item.votes else "")
-            )
+            votes = f" ({item.votes} {VOTES[export_language(export.locale)]})" if item.votes else ""
             lines.append(f"- {_md(export.text_of(item))}{votes}")
             if item.quotable and item.type in ("persona", "test", "idea"):
                 for name, value in item.fields.items():

@@ -29,8 +29,18 @@ from auth.passwords import verify_password
 from auth.permissions import BoardOwner, board_access
 from auth.sessions import SessionInfo, create_session, end_session, resolve_session
 from boards.hetu import contains_identity_code
-from boards.models import Board
-from server.i18n import LANG_COOKIE, LANGUAGES, LOCALES, PLAIN_LOCALE, Translator, locale_of, wanted_locale
+from boards.models import Board, Item
+from server.i18n import (
+    DEFAULT_LOCALE,
+    LANG_COOKIE,
+    LANGUAGES,
+    LOCALES,
+    PLAIN_LOCALE,
+    Translator,
+    html_lang,
+    locale_of,
+    wanted_locale,
+)
 from server.ratelimit import BucketMap
 from server.security import client_address, csp_nonce, csrf_form, csrf_token
 from server.settings import Settings
@@ -356,8 +366,10 @@ async def board_page(request: Request) -> Response:
             team_name = (await conn.execute(select(Team.name).where(Team.id == board.team_id))).scalar()
     if board is None or access is None:
         return error_page(request, 404, session=session)
-    t = Translator(locale_of(request))
+    t = Translator(locale_of(request, session.locale))
     strings = {key.removeprefix("board.js."): value for key, value in _js_strings(t).items()}
+    async with state.engine.connect() as conn:
+        langs = await author_languages(conn, board.id, t.html_lang)
     return render(
         request,
         "board.html",
@@ -366,9 +378,21 @@ async def board_page(request: Request) -> Response:
             "team_name": team_name,
             "access": access,
             "strings_json": json.dumps(strings, ensure_ascii=False).replace("<", "\\u003c"),
+            "author_langs_json": json.dumps(langs),
         },
         session=session,
     )
+
+
+async def author_languages(conn: AsyncConnection, board_id: str, page_lang: str) -> dict[str, str]:
+    """The language of each author on the board whose language is not the page's, from the language
+    their account is in, so that their words are marked with `lang` (WCAG 3.1.2)."""
+    rows = await conn.execute(
+        select(Person.id, Person.locale)
+        .where(Person.id.in_(select(Item.author_id).where(Item.board_id == board_id).distinct()))
+        .where(Person.erased_at.is_(None))
+    )
+    return {row.id: lang for row in rows if (lang := html_lang(row.locale or DEFAULT_LOCALE)) != page_lang}
 
 
 def _js_strings(t: Translator) -> dict[str, str]:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from auth import invites
 from auth.models import Person
+from boards.board_export import BoardExport, ExportCell, ExportItem, to_markdown
 from conftest import Seeded
 from server.db import create_engine
 from server.timefmt import format_date, format_datetime
@@ -188,3 +189,20 @@ def test_an_unset_controller_says_so_instead_of_staying_blank(
     with make_client(migrated_url, tmp_path) as client:
         page = client.get("/privacy").text
     assert page.count("Ylläpitäjä ei ole vielä antanut tätä tietoa.") == 2
+
+
+@pytest.mark.parametrize(
+    ("locale", "note", "votes"),
+    [
+        ("sv", "(texten är inte med: skribenten har inte gett tillstånd att citera)", "(2 röster)"),
+        ("fi-selko", "(teksti ei ole mukana: kirjoittaja ei ole antanut lainauslupaa)", "(2 ääntä)"),
+        ("en", "(text left out: the author has not allowed quoting)", "(2 votes)"),
+    ],
+)
+def test_a_board_export_speaks_the_readers_language(locale: str, note: str, votes: str) -> None:
+    quoted = ExportItem("a", "card", {"text": "Jonotus kestää"}, quotable=True, votes=2)
+    unquoted = ExportItem("b", "card", {"text": "Kukaan ei soittanut"}, quotable=False)
+    export = BoardExport("Taulu", "journey", [], [], [ExportCell(None, None, [quoted, unquoted])], locale)
+    markdown = to_markdown(export)
+    assert f"- Jonotus kestää {votes}" in markdown
+    assert note in markdown and "Kukaan ei soittanut" not in markdown

@@ -4,16 +4,21 @@ and the key pages axe-clean in every language (A1, L1, L2)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import update
 
 from auth.invites import create_invite
+from auth.models import Person
+from boards import protocol as p
+from boards.client import BoardClient
 from browser.conftest import Pages, check_axe, run, screenshot, wait_synced
 from conftest import LiveServer, Seeded
-from server.db import create_engine
+from server.db import create_engine, new_id
 
 
 @dataclass(frozen=True)
@@ -146,3 +151,53 @@ def test_key_pages_pass_axe_in_every_language(
     page.goto(f"{live.base}/boards/{world.board}")
     wait_synced(page)
     check_axe(page, axe_source, f"the board in {locale}")
+
+
+def test_words_keep_the_language_their_author_writes_in(
+    pages: Pages, live: LiveServer, world: Seeded, migrated_url: str, axe_source: str
+) -> None:
+    """A Swedish-speaking professional's card on a Finnish page is marked lang="sv"; a Finnish
+    author's card is not marked (it is in the page's language), and on a Swedish page it is "fi"."""
+
+    async def speaks_swedish() -> None:
+        engine = create_engine(migrated_url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(update(Person).where(Person.id == world.professional).values(locale="sv"))
+        finally:
+            await engine.dispose()
+
+    run(speaks_swedish())
+    for who, text in (("professional", "Ingen ringde tillbaka"), ("customer", "Kukaan ei soittanut")):
+        remote(
+            who,
+            live,
+            world,
+            p.ItemCreate(id=new_id(), item_type="card", fields={"text": text}, stage=world.stage, lane=world.lane),
+        )
+    page = pages.board(who="customer")
+    expect(page.locator(".card-text", has_text="Ingen ringde tillbaka")).to_have_attribute("lang", "sv")
+    expect(page.locator(".card-text", has_text="Kukaan ei soittanut")).not_to_have_attribute("lang", re.compile("."))
+    check_axe(page, axe_source, "a board with a Swedish card on a Finnish page")
+    context = pages.context("professional")
+    context.add_cookies([{"name": "kumppani-lang", "value": "sv", "url": live.base}])
+    swedish = context.new_page()
+    swedish.goto(f"{live.base}/boards/{world.board}")
+    wait_synced(swedish)
+    assert swedish.evaluate("() => document.documentElement.lang") == "sv"
+    expect(swedish.locator(".card-text", has_text="Kukaan ei soittanut")).to_have_attribute("lang", "fi")
+    expect(swedish.locator(".card-text", has_text="Ingen ringde tillbaka")).not_to_have_attribute(
+        "lang", re.compile(".")
+    )
+
+
+def remote(who: str, live: LiveServer, world: Seeded, command: p.AnyCommand) -> None:
+    async def go() -> None:
+        client = BoardClient(live.ws_url(world.board), cookie=world.cookie(who), origin=live.base)
+        await client.connect()
+        try:
+            await client.call(command)
+        finally:
+            await client.close()
+
+    run(go())

@@ -22,7 +22,8 @@ const SHOWN_FIELDS = { card: ["touchpoint", "critical", "emotion"], finding: [],
 const DETAIL_FIELDS = { idea: ["text"], test: ["what", "with_whom", "measure", "learned"] };
 
 export class BoardView {
-  constructor({ root, store, t, perms, template, actions, announcer }) {
+  constructor({ root, store, t, perms, template, actions, announcer, langs = {} }) {
+    this.langs = langs;
     this.root = root;
     this.store = store;
     this.t = t;
@@ -339,6 +340,11 @@ export class BoardView {
       .filter(([, n]) => n > 0);
   }
 
+  // The author's language where it is not the page's (undefined leaves the attribute out).
+  langOf(person) {
+    return (person && this.langs[person]) || undefined;
+  }
+
   authorText(person) {
     if (!person) return this.t("former");
     const name = this.store.nameOf(person);
@@ -396,7 +402,8 @@ export class BoardView {
     } else if (item.type === "test") {
       article.append(el("p", { class: "card-kind", text: t("type.test") }));
     }
-    article.append(el("p", { class: item.type === "idea" ? "card-text card-title" : "card-text", id: textId, text: primary || t("empty_card") }));
+    article.append(el("p", { class: item.type === "idea" ? "card-text card-title" : "card-text", id: textId, text: primary || t("empty_card"),
+      lang: primary ? this.langOf(item.author) : undefined }));
     const tags = [];
     if (item.fields.key) tags.push(t(item.type === "finding" ? "key_finding" : "key_card"));
     for (const name of SHOWN_FIELDS[item.type] || []) {
@@ -423,7 +430,8 @@ export class BoardView {
     const t = this.t;
     const head = el("div", { class: "persona-head" });
     if (item.fields.avatar) head.append(el("span", { class: "avatar", "aria-hidden": "true", text: item.fields.avatar }));
-    head.append(el(ctx.lane ? "h4" : "h3", { id: textId, class: "persona-name", text: item.fields.name || t("untitled") }));
+    head.append(el(ctx.lane ? "h4" : "h3", { id: textId, class: "persona-name", text: item.fields.name || t("untitled"),
+      lang: item.fields.name ? this.langOf(item.author) : undefined }));
     article.append(head);
     if (this.editable) article.append(el("div", { class: "persona-name-edit" }, this.personaFieldEdit(item, "name", t("edit_name"))));
     const dl = el("dl", { class: "persona-fields" });
@@ -431,7 +439,8 @@ export class BoardView {
       const value = item.fields[name];
       const empty = value === undefined || value === null || value === "";
       const shown = empty ? null : name === "segment" ? `${value} – ${t(`choice.segment.${value}`)}` : String(value);
-      const dd = el("dd", {}, empty ? el("span", { class: "muted", text: t("not_written") }) : el("span", { class: "field-value", text: shown }));
+      const dd = el("dd", {}, empty ? el("span", { class: "muted", text: t("not_written") }) : el("span", { class: "field-value", text: shown,
+        lang: name === "segment" ? undefined : this.langOf(item.author) }));
       if (this.editable) dd.append(" ", this.personaFieldEdit(item, name, t("edit")));
       dl.append(el("dt", { text: t(`field.${name}`) }), dd);
     }
@@ -581,7 +590,7 @@ export class BoardView {
     const list = el("ul", { class: "comment-list" });
     if (!comments.length) list.append(el("li", { class: "muted", text: t("no_comments") }));
     for (const c of comments) {
-      const li = el("li", {}, el("p", { class: "comment-text", text: c.fields.text || "" }),
+      const li = el("li", {}, el("p", { class: "comment-text", text: c.fields.text || "", lang: c.fields.text ? this.langOf(c.author) : undefined }),
         el("p", { class: "card-meta" }, t("by", { name: this.authorText(c.author) }), c.pending ? ` · ${t("pending")}` : ""));
       if (this.commentable && this.store.isMe(c.author)) {
         li.append(el("button", {

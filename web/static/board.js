@@ -150,7 +150,9 @@ const actions = {
   },
 };
 
-const view = new BoardView({ root, store, t, perms, template: root.dataset.template, actions, announcer });
+// Authors who write in another language than this page's: their words get lang="…".
+const langs = JSON.parse(root.dataset.authorLangs || "{}");
+const view = new BoardView({ root, store, t, perms, template: root.dataset.template, actions, announcer, langs });
 const facilitation = new Facilitation({ store, t, announcer, submit, perms });
 
 // ------------------------------------------------------------------ connection
