@@ -39,47 +39,33 @@ LANGUAGES: dict[str, Language] = {
 }
 LOCALES = tuple(LANGUAGES)
 
-# What a customer sees: the keys of these prefixes must exist in the plain-language catalogue.
-# Left out on purpose: sign-in (professionals sign in; customers use links), the team page's
-# management forms, board settings and sharing, administration and the audit log, the history
-# page and print export (professional tools).
-CUSTOMER_PREFIXES = (
-    "app.",
-    "nav.",
-    "footer.",
-    "lang.",
-    "prefs.",
-    "error.",
-    "invite.",
-    "welcome.",
-    "home.",
-    "role.",
-    "phase.",
-    "template.",
-    "board.",
-    "return.",
-    "sessions.",
-    "timeout.",
-    "agreement.",
-    "confirm.",
-    "me.",
-    "leave.",
-    "delete.",
-    "left.",
-    "export.",
-    "a11y.",
-    "privacy.",
-    "time.",
-    "signin.customers",
-    "team.members",
-    "team.no_name",
-    "team.facilitator",
-    "team.contact_of",
+# What only professionals, coaches and administrators see: every other key is customer-facing and
+# must have its plain-language text. (Listing the exceptions, not the rule, makes a new key
+# customer-facing until someone decides otherwise.) Customers do see sign-in (a session that ended
+# sends them there), the team page, board settings and history, so those are not listed.
+PROFESSIONAL_PREFIXES = (
+    "admin.",
+    "audit.",
+    "notification.",  # notes to a customer's contact person
+    "team.invite",  # creating invites and their messages
+    "team.create_invite",
+    "team.open_invites",
+    "team.expires",
+    "team.revoke",
+    "team.remove",
+    "team.assisted",
+    "team.consent_counts",
+    "team.agreement_status",
+    "share.title",  # a customer does not publish outside the team
+    "share.help",
+    "share.create",
+    "share.revoke",
+    "share.ready",
 )
 
 
 def is_customer_facing(key: str) -> bool:
-    return key.startswith(CUSTOMER_PREFIXES)
+    return not key.startswith(PROFESSIONAL_PREFIXES)
 
 
 @cache

@@ -177,9 +177,16 @@ def test_plain_finnish_has_every_customer_facing_key_and_no_other() -> None:
 
 def test_the_customer_facing_line_falls_where_customers_are() -> None:
     """What a customer meets is in; what only professionals and admins use is out."""
-    for key in ("invite.title", "agreement.accept", "board.js.add_card", "error.404.text", "me.withdraw"):
+    for key in (
+        "invite.title",
+        "agreement.accept",
+        "board.js.add_card",
+        "error.404.text",
+        "me.withdraw",
+        "signin.title",
+    ):
         assert is_customer_facing(key), key
-    for key in ("admin.title", "audit.csv", "team.create_invite", "settings.export", "signin.password"):
+    for key in ("admin.title", "audit.csv", "team.create_invite", "team.remove_named", "share.create"):
         assert not is_customer_facing(key), key
 
 
