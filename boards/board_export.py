@@ -46,6 +46,7 @@ class ExportItem:
     quotable: bool
     votes: int = 0
     comments: list[ExportItem] = field(default_factory=list)
+    author: str | None = None  # the printable page marks the author's words with their language
 
     def label(self) -> str:
         for name in TEXT_FIELDS:
@@ -115,7 +116,12 @@ async def build_export(conn: AsyncConnection, board_id: str, locale: str = "fi")
     quotable = await _quotable_authors(conn, board.team_id, {r.author_id for r in rows if r.author_id})
     items = {
         r.id: ExportItem(
-            r.id, r.type, dict(r.fields), r.type in STRUCTURAL or r.author_id in quotable, int(votes.get(r.id) or 0)
+            r.id,
+            r.type,
+            dict(r.fields),
+            r.type in STRUCTURAL or r.author_id in quotable,
+            int(votes.get(r.id) or 0),
+            author=r.author_id,
         )
         for r in rows
     }

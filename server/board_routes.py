@@ -19,10 +19,10 @@ from auth.sessions import SessionInfo
 from boards import catalogue
 from boards import protocol as p
 from boards.models import Board, Operation
-from server.i18n import locale_of
+from server.i18n import html_lang, locale_of
 from server.lazy_import import import_off_loop
 from server.pages import app_state as _state
-from server.pages import current_session, error_page, render
+from server.pages import author_languages, current_session, error_page, render
 from server.security import csrf_form
 from server.state import AppState
 
@@ -156,6 +156,7 @@ async def export(request: Request) -> Response:
     locale = locale_of(request)
     async with state.engine.begin() as conn:
         data = await board_export.build_export(conn, board.id, locale)
+        langs = await author_languages(conn, board.id, html_lang(locale))
         await audit.record(
             conn,
             "export.board",
@@ -168,7 +169,10 @@ async def export(request: Request) -> Response:
     assert data is not None
     if kind == "html":
         return render(
-            request, "board_print.html", {"export": data, "names": board_export.names_of(data)}, session=session
+            request,
+            "board_print.html",
+            {"export": data, "names": board_export.names_of(data), "langs": langs},
+            session=session,
         )
     body: str | bytes
     if kind == "md":
@@ -252,10 +256,13 @@ async def shared_view(request: Request) -> Response:
     async with state.engine.connect() as conn:
         board_id = await catalogue.board_for_share(conn, state.settings.secret_keys, request.path_params["token"])
         data = await board_export.build_export(conn, board_id, locale_of(request)) if board_id else None
+        langs = await author_languages(conn, board_id, html_lang(locale_of(request))) if board_id else {}
     if data is None:
         return error_page(request, 410, "share.invalid")
     response = render(
-        request, "board_print.html", {"export": data, "names": board_export.names_of(data), "shared": True}
+        request,
+        "board_print.html",
+        {"export": data, "names": board_export.names_of(data), "shared": True, "langs": langs},
     )
     response.headers["Cache-Control"] = "no-store"
     return response

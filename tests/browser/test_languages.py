@@ -179,6 +179,11 @@ def test_words_keep_the_language_their_author_writes_in(
     expect(page.locator(".card-text", has_text="Ingen ringde tillbaka")).to_have_attribute("lang", "sv")
     expect(page.locator(".card-text", has_text="Kukaan ei soittanut")).not_to_have_attribute("lang", re.compile("."))
     check_axe(page, axe_source, "a board with a Swedish card on a Finnish page")
+    # The printable export marks the author's words the same way.
+    page.get_by_role("link", name="Taulun asetukset").click()
+    page.get_by_role("button", name="Tulostettava sivu").click()
+    expect(page.locator('[lang="sv"]', has_text="Ingen ringde tillbaka")).to_be_visible()
+    check_axe(page, axe_source, "the printable export with a Swedish card")
     context = pages.context("professional")
     context.add_cookies([{"name": "kumppani-lang", "value": "sv", "url": live.base}])
     swedish = context.new_page()
