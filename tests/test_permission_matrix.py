@@ -179,7 +179,7 @@ def expected(route: str, method: str, persona: str) -> set[int] | str:
         return {200} if signed_in else {303}
     if route in ("/admin/audit", "/admin/audit.csv", "/admin/people/{person_id}/erase") or route.startswith("/admin/"):
         return {404} if signed_in else {404, 303}  # the admin pages do not exist for anyone else
-    if route.startswith(("/accessibility", "/saavutettavuusseloste")) or route == "/share/{token}":
+    if route.startswith(("/accessibility", "/saavutettavuusseloste", "/privacy")) or route == "/share/{token}":
         return "public"
     if route.startswith("/boards/{board_id}/"):
         if not signed_in:
