@@ -37,27 +37,30 @@ def _language(locale: str) -> str:
     return base if base in _CLOCK else "fi"
 
 
-def local(moment: datetime) -> datetime:
-    """The moment on Helsinki's clock (a naive value is taken to be UTC, as the database stores it)."""
+def local(moment: datetime | str) -> datetime:
+    """The moment on Helsinki's clock (a naive value is taken to be UTC, as the database stores it;
+    a string is an ISO 8601 time, as the personal data export writes it)."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(HELSINKI)
 
 
-def format_date(value: date | datetime, locale: str) -> str:
-    day = local(value).date() if isinstance(value, datetime) else value
+def format_date(value: date | datetime | str, locale: str) -> str:
+    day = local(value).date() if isinstance(value, (datetime, str)) else value
     if _language(locale) == "en":
         return f"{day.day} {_EN_MONTHS[day.month - 1]} {day.year}"
     return f"{day.day}.{day.month}.{day.year}"
 
 
-def format_time(value: datetime, locale: str) -> str:
+def format_time(value: datetime | str, locale: str) -> str:
     moment = local(value)
     _word, sep = _CLOCK[_language(locale)]
     return f"{moment.hour}{sep}{moment.minute:02d}" if sep == "." else f"{moment.hour:02d}{sep}{moment.minute:02d}"
 
 
-def format_datetime(value: datetime, locale: str) -> str:
+def format_datetime(value: datetime | str, locale: str) -> str:
     word, _sep = _CLOCK[_language(locale)]
     when = format_time(value, locale)
     if word:

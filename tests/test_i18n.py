@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from auth.consent_texts import PURPOSES as CONSENT_PURPOSES
 from auth.models import INVITE_ROLES, ROLES
 from boards.itemtypes import ITEM_TYPES
 from boards.protocol import ErrorCode
@@ -39,6 +40,7 @@ EXPANSIONS: dict[str, tuple[str, ...]] = {
     "invite.role.": INVITE_ROLES,
     "privacy.purpose.": PURPOSES,
     "privacy.right.": RIGHTS,
+    "export.purpose.": CONSENT_PURPOSES,
 }
 
 

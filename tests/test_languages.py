@@ -206,3 +206,15 @@ def test_a_board_export_speaks_the_readers_language(locale: str, note: str, vote
     markdown = to_markdown(export)
     assert f"- Jonotus kestää {votes}" in markdown
     assert note in markdown and "Kukaan ei soittanut" not in markdown
+
+
+def test_the_personal_data_page_names_consents_and_dates_in_the_readers_language(
+    migrated_url: str, seeded: Seeded, tmp_path: Path
+) -> None:
+    with make_client(migrated_url, tmp_path) as client:
+        sign_in_as(client, seeded.tokens["customer"])
+        client.cookies.set("kumppani-lang", "sv")
+        page = client.post("/me/export.html", data={"csrf": csrf_of(client, "/me")}).text
+    assert "Deltagaravtal" in page and ">agreement<" not in page and " agreement " not in page
+    today = format_date(datetime.now(UTC), "sv")
+    assert re.search(rf"{re.escape(today)} kl\. \d{{1,2}}\.\d\d · Deltagaravtal", page), page
