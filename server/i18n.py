@@ -47,6 +47,7 @@ PROFESSIONAL_PREFIXES = (
     "admin.",
     "audit.",
     "notification.",  # notes to a customer's contact person
+    "no_team.",  # an organisation account that no team has yet
     "team.invite",  # creating invites and their messages
     "team.create_invite",
     "team.open_invites",
