@@ -46,7 +46,6 @@ LOCALES = tuple(LANGUAGES)
 PROFESSIONAL_PREFIXES = (
     "admin.",
     "audit.",
-    "notification.",  # notes to a customer's contact person
     "no_team.",  # an organisation account that no team has yet
     "team.invite",  # creating invites and their messages
     "team.create_invite",
@@ -57,6 +56,10 @@ PROFESSIONAL_PREFIXES = (
     "team.assisted",
     "team.consent_counts",
     "team.agreement_status",
+    "team.name_contact",  # naming a customer's contact person
+    "team.contact_changed_flag",
+    "roles.",  # refusals of role changes, which professionals and admins make
+    "share.expires",
     "share.title",  # a customer does not publish outside the team
     "share.help",
     "share.create",
