@@ -24,6 +24,7 @@ from boards.client import BoardClient, ClientError
 from boards.models import Board
 from conftest import LiveServer, settings_for
 from server.db import create_engine, utcnow
+from server.timefmt import format_date
 from webapp import make_client
 
 KEYS = ("test-secret-key-" + "x" * 32,)
@@ -227,7 +228,7 @@ def test_a_share_link_expires_after_the_configured_days_and_is_audited(migrated_
         assert page.status_code == 200
         link = page.text.split('id="share-link" class="wide" value="', 1)[1].split('"', 1)[0]
         token = link.rsplit("/", 1)[1]
-        expected_end = (utcnow() + timedelta(days=3)).strftime("%d.%m.%Y")
+        expected_end = format_date(utcnow() + timedelta(days=3), "fi")  # Helsinki date, as the page shows it
         assert f"Linkki toimii {expected_end} asti." in page.text
         client.cookies.clear()
         assert client.get(f"/share/{token}").status_code == 200
