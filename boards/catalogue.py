@@ -26,7 +26,6 @@ async def create_board(
     *,
     team_id: str | None = None,
     round_id: str | None = None,
-    author_id: str | None = None,
     locale: str = "fi",
 ) -> str:
     """A new board with its template's structure, at sequence 0 (the snapshot holds it)."""
@@ -47,12 +46,14 @@ async def create_board(
     )
     ids = {t.key: new_id() for t in items}
     now = utcnow()
-    keys: dict[str, str | None] = {}
+    # One run of keys per cell: stages, lanes, themes and pictures all sit in the board-level
+    # cell, and keys shared there would leave their order to the random ids.
+    keys: dict[tuple[str | None, str | None], str] = {}
     rows = []
     for t in items:
-        previous = keys.get(t.type)
-        order = key_between(previous, None)
-        keys[t.type] = order
+        cell = (t.stage, t.lane)
+        order = key_between(keys.get(cell), None)
+        keys[cell] = order
         rows.append(
             {
                 "id": ids[t.key],
@@ -64,7 +65,7 @@ async def create_board(
                 "order_key": order,
                 "fields": t.fields,
                 "field_meta": {},
-                "author_id": author_id,
+                "author_id": None,  # template structure has no author (docs/protocol.md section 8)
                 "version": 1,
                 "created_seq": 0,
                 "updated_seq": 0,

@@ -247,17 +247,30 @@ class _Batch:
         before: ItemState | None,
         moving: str | None,
     ) -> tuple[str | None, str | None]:
-        """Keys to place between. Items created earlier in this batch are considered too."""
-        low = after.order_key if after else None
-        high = before.order_key if before else None
-        if after is None and before is None:
-            high = None
-            low = self._cell_extreme(stage, lane, parent, moving, last=True)
-        elif after is not None and before is None:
-            high = self._next_key(stage, lane, parent, after.order_key, moving)
-        elif before is not None and after is None:
-            low = self._previous_key(stage, lane, parent, before.order_key, moving)
-        return low, high
+        """Keys to place between. Items created earlier in this batch are considered too.
+
+        ``after`` wins: the item goes directly after it, between its key and the next key in the
+        cell as it is now, whatever the client thought came next (a ``before`` that is not
+        ``after``'s successor is ignored). Only ``before`` alone places just before it.
+        """
+        if after is not None:
+            return after.order_key, self._next_key(stage, lane, parent, after.order_key, moving)
+        if before is not None:
+            return self._previous_key(stage, lane, parent, before.order_key, moving), before.order_key
+        return self._cell_extreme(stage, lane, parent, moving, last=True), None
+
+    def free_key(self, stage: str | None, lane: str | None, parent: str | None, key: str, moving: str) -> str:
+        """``key`` if no other live item of the cell has it, else a key directly after that item.
+
+        An undone move or a restore puts an item back at its old key, which someone else's item
+        may have taken meanwhile; equal keys would leave the order to the ids.
+        """
+        stored = self.conn.execute(
+            select(func.count()).where(self._cell_filter(stage, lane, parent, moving), Item.order_key == key)
+        ).scalar()
+        if not stored and key not in self._pending_in_cell(stage, lane, parent, moving):
+            return key
+        return key_between(key, self._next_key(stage, lane, parent, key, moving))
 
     def _cell_filter(self, stage: str | None, lane: str | None, parent: str | None, moving: str | None) -> Any:
         clauses = [
@@ -779,6 +792,7 @@ def _restore(batch: _Batch, item_id: str) -> tuple[str, str, dict[str, Any], dic
         raise Rejected(p.ErrorCode.BAD_MESSAGE, "That item is not deleted.")
     if batch.item_count >= batch.limits.max_items:
         raise Rejected(p.ErrorCode.BOARD_FULL, f"The board is full: at most {batch.limits.max_items} items.")
+    state.order_key = batch.free_key(state.stage_id, state.lane_id, state.parent_id, state.order_key, state.id)
     seq = batch.next_seq()
     state.deleted_seq = None
     state.version += 1
@@ -962,7 +976,8 @@ def _revert(
         result = _update(batch, sub, inverse["id"], inverse["fields"], None, replaced)
     elif kind == "position":
         state = batch.item(inverse["id"])
-        result = _set_position(batch, state, inverse["stage"], inverse["lane"], inverse["order"])
+        order = batch.free_key(inverse["stage"], inverse["lane"], state.parent_id, inverse["order"], state.id)
+        result = _set_position(batch, state, inverse["stage"], inverse["lane"], order)
     elif kind == "vote":
         result = _vote(batch, sub, inverse["id"], inverse["delta"])
     elif kind == "react":

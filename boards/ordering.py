@@ -23,8 +23,9 @@ def is_valid_key(key: str) -> bool:
 def key_between(before: str | None, after: str | None) -> str:
     """A key strictly between ``before`` and ``after`` (either may be None: an open end)."""
     if before is not None and after is not None and before >= after:
-        # Neighbours read from a stale view: place just after ``before``.
-        after = None
+        # The engine reads both neighbours from the cell as it is; keys out of order mean a bug,
+        # and quietly placing after ``before`` is what once produced equal keys.
+        raise ValueError(f"no key between {before!r} and {after!r}")
     if after is None:
         return _key_after(before or "")
     if not before:

@@ -78,12 +78,12 @@ async def _create(conn: AsyncConnection, passwords: dict[str, str]) -> None:
         conn, "Asiakkaamme: persoonat", "persona", team_id=home_care, author_id=people["sami"]
     )
     await seed_personas(conn, personas, people["sami"])
-    ideas = await create_board(conn, "Ideat ja kokeilut", "ideas", team_id=home_care, author_id=people["paula"])
+    ideas = await create_board(conn, "Ideat ja kokeilut", "ideas", team_id=home_care)
     await seed_ideas(conn, ideas, people["paula"])
     await create_board(
         conn, "Palvelu ennen, nyt ja lähitulevaisuudessa", "service_change", team_id=home_care, author_id=people["sami"]
     )
-    await create_board(conn, "Omaishoitajan polku", "journey", team_id=carers, author_id=people["anna"])
+    await create_board(conn, "Omaishoitajan polku", "journey", team_id=carers)
 
 
 async def run_demo(settings: Settings) -> str:

@@ -192,7 +192,7 @@ async def new_board(request: Request) -> Response:
             return error_page(request, 403, session=session)
         if not title or template not in TEMPLATE_NAMES:
             return await _team_context(request, form_error="team.board_needs_title")
-        board_id = await create_board(conn, title, template, team_id=team_id, author_id=session.person_id)
+        board_id = await create_board(conn, title, template, team_id=team_id)
     return RedirectResponse(f"/boards/{board_id}", status_code=303)
 
 

@@ -138,7 +138,7 @@ def test_persona_is_edited_field_by_field(
         engine = create_engine(migrated_url)
         try:
             async with engine.begin() as conn:
-                return await create_board(conn, "Personat", "persona", team_id=world.team, author_id=world.professional)
+                return await create_board(conn, "Personat", "persona", team_id=world.team)
         finally:
             await engine.dispose()
 
