@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from auth.hetu import IdentityCodeError, refuse_identity_code
 from auth.models import (
     LocalAccount,
     Membership,
@@ -26,7 +27,16 @@ class DirectoryError(ValueError):
     pass
 
 
+def _no_identity_code(*texts: str | None) -> None:
+    """Names and usernames are text a person types too: the same guard as the boards."""
+    try:
+        refuse_identity_code(*texts)
+    except IdentityCodeError as exc:
+        raise DirectoryError(str(exc)) from None
+
+
 async def create_organisation(conn: AsyncConnection, name: str) -> str:
+    _no_identity_code(name)
     oid = new_id()
     await conn.execute(insert(Organisation).values(id=oid, name=name))
     return oid
@@ -41,6 +51,7 @@ async def create_person(
     is_admin: bool = False,
     locale: str = "fi",
 ) -> str:
+    _no_identity_code(display_name, email)
     pid = new_id()
     await conn.execute(
         insert(Person).values(
@@ -58,6 +69,7 @@ async def create_person(
 async def add_local_account(conn: AsyncConnection, person_id: str, username: str, password: str) -> None:
     if len(password) < 10:
         raise DirectoryError("The password must be at least 10 characters long.")
+    _no_identity_code(username)
     taken = (await conn.execute(select(LocalAccount.person_id).where(LocalAccount.username == username))).first()
     if taken is not None:
         raise DirectoryError(f"The username {username!r} is taken.")
@@ -67,6 +79,7 @@ async def add_local_account(conn: AsyncConnection, person_id: str, username: str
 
 
 async def create_programme(conn: AsyncConnection, name: str, organisation_id: str | None = None) -> str:
+    _no_identity_code(name)
     pid = new_id()
     await conn.execute(insert(Programme).values(id=pid, name=name, organisation_id=organisation_id))
     return pid
@@ -77,12 +90,14 @@ async def add_programme_coach(conn: AsyncConnection, programme_id: str, person_i
 
 
 async def create_round(conn: AsyncConnection, programme_id: str, name: str) -> str:
+    _no_identity_code(name)
     rid = new_id()
     await conn.execute(insert(Round).values(id=rid, programme_id=programme_id, name=name))
     return rid
 
 
 async def create_team(conn: AsyncConnection, name: str, organisation_id: str, round_id: str | None = None) -> str:
+    _no_identity_code(name)
     tid = new_id()
     await conn.execute(insert(Team).values(id=tid, name=name, organisation_id=organisation_id, round_id=round_id))
     return tid

@@ -15,6 +15,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth import audit
+from auth.hetu import refuse_identity_code
 from auth.models import INVITE_ROLES, Invite, Membership, Person, Team
 from auth.roles import is_active_professional
 from auth.tokens import TokenError, check_token, digest, make_token
@@ -147,8 +148,10 @@ async def redeem(
     """Use the invite up (atomically) and make the person a member. Returns (person id, invite).
 
     A person who is signed in joins as themselves; otherwise a new person is
-    created with the given display name (a pseudonym is fine).
+    created with the given display name (a pseudonym is fine). A name with an identity code
+    raises :class:`auth.hetu.IdentityCodeError` before anything is used up.
     """
+    refuse_identity_code(display_name)
     view = await look_up(conn, secret_keys, token)
     if view.contact_person_id is not None and not await is_active_professional(
         conn, view.team_id, view.contact_person_id

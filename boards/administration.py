@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth import audit
 from auth.models import Organisation, Programme, Round, Team
-from boards.hetu import contains_identity_code
+from auth.hetu import contains_identity_code
 from server.db import new_id
 
 MAX_NAME = 200

@@ -50,10 +50,10 @@ from sqlalchemy import cast as cast_
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from auth.hetu import contains_identity_code
 from auth.permissions import BoardAccess, BoardOwner, board_access_sync
 from boards import protocol as p
 from boards.board_read import BoardRead, build_statement, read_board
-from boards.hetu import contains_identity_code
 from boards.itemtypes import ITEM_TYPES, FieldError, validate_fields
 from boards.models import Board, Item, Operation, Reaction, Vote
 from boards.ordering import key_between

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from boards.hetu import contains_identity_code
+from auth.hetu import contains_identity_code
 
 FieldKind = Literal["text", "longtext", "int", "bool", "choice", "ref", "emoji", "refs"]
 Placement = Literal["board", "cell", "child"]

@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from auth.hetu import contains_identity_code
 from auth.models import AccessibilityFeedback
-from boards.hetu import contains_identity_code
 from server.db import new_id, utcnow
 from server.pages import current_session, error_page, render
 from server.ratelimit import BucketMap

@@ -118,10 +118,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_user_add(args: argparse.Namespace) -> int:
     from auth.directory import DirectoryError, add_local_account, create_person
+    from auth.hetu import IDENTITY_CODE_MESSAGE, contains_identity_code
     from server.db import create_engine
 
     settings = _settings()
-    password = args.password or getpass.getpass("Password (at least 10 characters): ")
+    if any(contains_identity_code(text or "") for text in (args.username, args.name, args.email)):
+        print(f"kumppani: {IDENTITY_CODE_MESSAGE}", file=sys.stderr)
+        return 2
+    password = args.password
+    if not password:
+        if not sys.stdin.isatty():
+            print("kumppani: give --password, or run the command in a terminal to be asked.", file=sys.stderr)
+            return 2
+        try:
+            password = getpass.getpass("Password (at least 10 characters): ")
+        except (EOFError, KeyboardInterrupt):
+            print("\nkumppani: no password given; nothing was added.", file=sys.stderr)
+            return 2
 
     async def _add() -> None:
         engine = create_engine(settings.database_url)

@@ -70,19 +70,13 @@ async def _create(conn: AsyncConnection, passwords: dict[str, str]) -> None:
     await d.add_member(conn, home_care, people["paula"], "professional", is_facilitator=True)
     await d.add_member(conn, home_care, people["sami"], "professional")
     await d.add_member(conn, carers, people["anna"], "professional", is_facilitator=True)
-    journey = await create_board(
-        conn, "Kotihoidon asiakaspolku nyt", "journey", team_id=home_care, author_id=people["paula"]
-    )
+    journey = await create_board(conn, "Kotihoidon asiakaspolku nyt", "journey", team_id=home_care)
     await seed_demo_content(conn, journey, people["paula"])
-    personas = await create_board(
-        conn, "Asiakkaamme: persoonat", "persona", team_id=home_care, author_id=people["sami"]
-    )
+    personas = await create_board(conn, "Asiakkaamme: persoonat", "persona", team_id=home_care)
     await seed_personas(conn, personas, people["sami"])
     ideas = await create_board(conn, "Ideat ja kokeilut", "ideas", team_id=home_care)
     await seed_ideas(conn, ideas, people["paula"])
-    await create_board(
-        conn, "Palvelu ennen, nyt ja lähitulevaisuudessa", "service_change", team_id=home_care, author_id=people["sami"]
-    )
+    await create_board(conn, "Palvelu ennen, nyt ja lähitulevaisuudessa", "service_change", team_id=home_care)
     await create_board(conn, "Omaishoitajan polku", "journey", team_id=carers)
 
 

@@ -23,12 +23,12 @@ from starlette.templating import Jinja2Templates
 
 from auth import consent, invites
 from auth.coaching import coached_teams
+from auth.hetu import contains_identity_code
 from auth.models import ExternalIdentity, LocalAccount, Membership, Notification, Organisation, Person, Team
 from auth.oidc_providers import enabled_providers
 from auth.passwords import verify_password
 from auth.permissions import BoardOwner, board_access
 from auth.sessions import SessionInfo, create_session, end_session, resolve_session
-from boards.hetu import contains_identity_code
 from boards.models import Board, Item
 from server.i18n import (
     DEFAULT_LOCALE,
@@ -430,9 +430,21 @@ async def invite_redeem(request: Request) -> Response:
     if not bucket.take():
         return error_page(request, 429, "error.429", headers={"Retry-After": str(int(bucket.retry_after()) + 1)})
     session = await current_session(request)
-    display_name = str(form.get("display_name", "")).strip()[:100] or None
-    if display_name and contains_identity_code(display_name):
-        display_name = None  # never store an identity code; the name is asked again
+    display_name = " ".join(str(form.get("display_name", "")).split())[:60] or None
+    if session is None and display_name and contains_identity_code(display_name):
+        # Never stored, and never dropped quietly either: the person is told and asked again.
+        async with state.engine.connect() as conn:
+            try:
+                view = await invites.look_up(conn, state.settings.secret_keys, token)
+            except invites.InviteError as exc:
+                return error_page(request, exc.problem.status, f"invite.{exc.problem.value}")
+        return render(
+            request,
+            "invite.html",
+            {"invite": view, "token": token, "error": "welcome.identity_code"},
+            status=400,
+            session=session,
+        )
     async with state.engine.begin() as conn:
         try:
             person_id, _invite = await invites.redeem(

@@ -8,6 +8,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from auth import consent, invites, roles, teams
+from auth.hetu import contains_identity_code
 from auth.models import INVITE_ROLES, Membership
 from boards.catalogue import create_board
 from boards.models import Board
@@ -17,7 +18,7 @@ from server.pages import app_state as _state
 from server.security import csrf_form
 
 
-async def _team_context(request: Request, **extra: object) -> Response:
+async def _team_context(request: Request, *, status: int = 200, **extra: object) -> Response:
     session = await current_session(request)
     if session is None:
         return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
@@ -65,6 +66,7 @@ async def _team_context(request: Request, **extra: object) -> Response:
             else None,
             **extra,
         },
+        status=status,
         session=session,
     )
 
@@ -191,7 +193,10 @@ async def new_board(request: Request) -> Response:
         if not access.can_create_boards:
             return error_page(request, 403, session=session)
         if not title or template not in TEMPLATE_NAMES:
-            return await _team_context(request, form_error="team.board_needs_title")
+            return await _team_context(request, status=400, form_error="team.board_needs_title")
+        if contains_identity_code(title):
+            # The same guard as renaming the board on the websocket (board.set).
+            return await _team_context(request, status=400, form_error="team.board_identity_code")
         board_id = await create_board(conn, title, template, team_id=team_id)
     return RedirectResponse(f"/boards/{board_id}", status_code=303)
 

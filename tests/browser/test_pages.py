@@ -26,8 +26,7 @@ async def _boards_of_every_template(database_url: str, world: Seeded) -> dict[st
     try:
         async with engine.begin() as conn:
             return {
-                name: await create_board(conn, f"Taulu: {name}", name, team_id=world.team)
-                for name in TEMPLATE_NAMES
+                name: await create_board(conn, f"Taulu: {name}", name, team_id=world.team) for name in TEMPLATE_NAMES
             }
     finally:
         await engine.dispose()
