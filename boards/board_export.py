@@ -4,6 +4,10 @@ Public outputs quote only people who may be quoted: professionals and coaches
 of the team, and customers whose latest "quotes" consent is given. Other texts
 are left out with a note, so an export never publishes a customer's words
 without their consent.
+
+Votes are shown as the board shows them to the reader: everyone's totals once
+the facilitator has revealed them, until then only the reader's own votes (none
+on a share link, which has no reader).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fpdf import FPDF
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth.consent import quote_consenters
@@ -29,13 +33,27 @@ LEFT_OUT = {
     "en": "(text left out: the author has not allowed quoting)",
     "sv": "(texten är inte med: skribenten har inte gett tillstånd att citera)",
 }
-VOTES = {"fi": "ääntä", "en": "votes", "sv": "röster"}
 
 
 def export_language(locale: str) -> str:
     """The language of an export's own words: plain Finnish ("fi-selko") exports in Finnish."""
     base = locale.split("-", 1)[0]
     return base if base in LEFT_OUT else "fi"
+
+
+VOTES_HIDDEN = {
+    "fi": "Äänet ovat piilossa, kunnes fasilitaattori näyttää ne. Mukana ovat vain omat äänesi.",
+    "en": "Votes are hidden until the facilitator reveals them. Only your own votes are shown.",
+    "sv": "Rösterna är dolda tills facilitatorn visar dem. Bara dina egna röster visas.",
+}
+VOTE_LABEL = {
+    ("fi", True): "{count} ääntä",
+    ("en", True): "{count} votes",
+    ("sv", True): "{count} röster",
+    ("fi", False): "omia ääniäsi {count}",
+    ("en", False): "your votes: {count}",
+    ("sv", False): "dina röster: {count}",
+}
 
 
 @dataclass
@@ -71,6 +89,14 @@ class BoardExport:
     lanes: list[ExportItem]
     cells: list[ExportCell]
     locale: str = "fi"
+    #: False while votes are hidden: then every item's ``votes`` are the reader's own.
+    votes_revealed: bool = True
+
+    def votes_label(self, item: ExportItem) -> str:
+        """ "5 votes" once revealed, "your votes: 2" while hidden; empty without votes."""
+        if not item.votes:
+            return ""
+        return VOTE_LABEL[(_language(self), self.votes_revealed)].format(count=item.votes)
 
     def text_of(self, item: ExportItem) -> str:
         return item.label() if item.quotable else LEFT_OUT[export_language(self.locale)]
@@ -95,8 +121,15 @@ async def _quotable_authors(conn: AsyncConnection, team_id: str | None, authors:
     return staff | await quote_consenters(conn, authors - staff)
 
 
-async def build_export(conn: AsyncConnection, board_id: str, locale: str = "fi") -> BoardExport | None:
-    board = (await conn.execute(select(Board.title, Board.template, Board.team_id).where(Board.id == board_id))).first()
+async def build_export(
+    conn: AsyncConnection, board_id: str, locale: str = "fi", *, reader: str | None = None
+) -> BoardExport | None:
+    """The board for ``reader`` (None: a share link, which shows no hidden votes)."""
+    board = (
+        await conn.execute(
+            select(Board.title, Board.template, Board.team_id, Board.votes_revealed).where(Board.id == board_id)
+        )
+    ).first()
     if board is None:
         return None
     rows = (
@@ -106,13 +139,10 @@ async def build_export(conn: AsyncConnection, board_id: str, locale: str = "fi")
             .order_by(Item.order_key, Item.id)
         )
     ).all()
-    votes = dict(
-        (
-            await conn.execute(
-                select(Vote.item_id, func.sum(Vote.count)).where(Vote.board_id == board_id).group_by(Vote.item_id)
-            )
-        ).all()
-    )
+    counted = select(Vote.item_id, func.sum(Vote.count)).where(Vote.board_id == board_id)
+    if not board.votes_revealed:
+        counted = counted.where(Vote.person_id == reader) if reader is not None else counted.where(false())
+    votes = dict((await conn.execute(counted.group_by(Vote.item_id))).all())
     quotable = await _quotable_authors(conn, board.team_id, {r.author_id for r in rows if r.author_id})
     items = {
         r.id: ExportItem(
@@ -148,7 +178,7 @@ async def build_export(conn: AsyncConnection, board_id: str, locale: str = "fi")
     ]
     if loose:
         cells.append(ExportCell(None, None, loose))
-    return BoardExport(board.title, board.template, stages, lanes, cells, locale)
+    return BoardExport(board.title, board.template, stages, lanes, cells, locale, bool(board.votes_revealed))
 
 
 def names_of(export: BoardExport) -> dict[str | None, str]:
@@ -161,13 +191,15 @@ def names_of(export: BoardExport) -> dict[str | None, str]:
 def to_markdown(export: BoardExport) -> str:
     names = names_of(export)
     lines = [f"# {export.title}", ""]
+    if not export.votes_revealed:
+        lines += [f"_{VOTES_HIDDEN[_language(export)]}_", ""]
     for cell in export.cells:
         if not cell.items:
             continue
         heading = " – ".join(n for n in (names.get(cell.stage, ""), names.get(cell.lane, "")) if n) or "–"
         lines += [f"## {heading}", ""]
         for item in cell.items:
-            votes = f" ({item.votes} {VOTES[export_language(export.locale)]})" if item.votes else ""
+            votes = f" ({export.votes_label(item)})" if item.votes else ""
             lines.append(f"- {_md(export.text_of(item))}{votes}")
             if item.quotable and item.type in ("persona", "test", "idea"):
                 for name, value in item.fields.items():
@@ -177,6 +209,10 @@ def to_markdown(export: BoardExport) -> str:
                 lines.append(f"  - 💬 {_md(export.text_of(comment))}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _language(export: BoardExport) -> str:
+    return export_language(export.locale)
 
 
 def _md(text: str) -> str:
@@ -193,7 +229,7 @@ def to_csv(export: BoardExport) -> str:
     names = names_of(export)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["stage", "lane", "type", "text", "votes", "comments"])
+    writer.writerow(["stage", "lane", "type", "text", "votes" if export.votes_revealed else "my_votes", "comments"])
     for cell in export.cells:
         for item in cell.items:
             writer.writerow(
@@ -220,7 +256,7 @@ def to_json(export: BoardExport) -> str:
             "id": i.id,
             "type": i.type,
             "fields": export.fields_of(i),
-            "votes": i.votes,
+            ("votes" if export.votes_revealed else "my_votes"): i.votes,
             "comments": [item(c) for c in i.comments],
         }
 
@@ -228,6 +264,7 @@ def to_json(export: BoardExport) -> str:
         {
             "title": export.title,
             "template": export.template,
+            "votes_revealed": export.votes_revealed,
             "stages": [{"id": s.id, "title": s.label(), "fields": s.fields} for s in export.stages],
             "lanes": [{"id": lane.id, "title": lane.label(), "kind": lane.fields.get("kind")} for lane in export.lanes],
             "cells": [
@@ -254,6 +291,9 @@ def to_pdf(export: BoardExport) -> bytes:
     pdf.set_title(_latin(export.title))
     pdf.set_font("Helvetica", "B", 18)
     pdf.multi_cell(0, 10, _latin(export.title), new_x="LMARGIN", new_y="NEXT")
+    if not export.votes_revealed:
+        pdf.set_font("Helvetica", "I", 10)
+        pdf.multi_cell(0, 6, _latin(VOTES_HIDDEN[_language(export)]), new_x="LMARGIN", new_y="NEXT")
     for cell in export.cells:
         if not cell.items:
             continue
@@ -263,7 +303,7 @@ def to_pdf(export: BoardExport) -> bytes:
         pdf.multi_cell(0, 8, _latin(heading), new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("Helvetica", "", 11)
         for item in cell.items:
-            votes = f" ({item.votes})" if item.votes else ""
+            votes = f" ({export.votes_label(item)})" if item.votes else ""
             pdf.multi_cell(0, 6, _latin(f"- {export.text_of(item)}{votes}"), new_x="LMARGIN", new_y="NEXT")
             for comment in item.comments:
                 pdf.multi_cell(0, 6, _latin(f"    > {export.text_of(comment)}"), new_x="LMARGIN", new_y="NEXT")

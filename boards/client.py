@@ -35,14 +35,25 @@ class BoardReplica:
     votes_mine: dict[str, int] = field(default_factory=dict)
     vote_totals: dict[str, int] = field(default_factory=dict)
     reactions: set[tuple[str, str, str]] = field(default_factory=set)
+    votes_used: int = 0
+    #: Your person id (from ``welcome``): revealed vote events name whose votes they are.
+    me: str | None = None
+    #: The ``seq`` the own votes are as of: a ``votes`` frame older than that changes nothing.
+    votes_seq: int = 0
 
     def load(self, snap: p.Snapshot) -> None:
+        self.votes_used = int(snap.votes.get("used", 0))
+        self.votes_seq = snap.seq
         self.seq = snap.seq
         self.board = dict(snap.board)
         self.items = {i["id"]: dict(i) for i in snap.items}
         self.votes_mine = dict(snap.votes.get("mine", {}))
         self.vote_totals = dict(snap.votes.get("totals", {}))
         self.reactions = {(r["id"], r["person"], r["emoji"]) for r in snap.reactions}
+
+    def load_own_votes(self, votes: p.Votes) -> None:
+        if votes.seq >= self.votes_seq:
+            self.votes_mine, self.votes_used, self.votes_seq = dict(votes.mine), votes.used, votes.seq
 
     def apply(self, event: p.Event) -> None:
         data = event.data
@@ -69,6 +80,9 @@ class BoardReplica:
             self.items.pop(data["id"], None)
         elif kind == "vote.changed" and not data.get("hidden"):
             self.vote_totals[data["id"]] = data["total"]
+            if self.me is not None and data["person"] == self.me:
+                self.votes_used += data["count"] - self.votes_mine.get(data["id"], 0)
+                self.votes_mine[data["id"]] = data["count"]
         elif kind == "board.changed":
             for name in ("title", "locked", "votes_revealed", "timer_ends_at"):
                 if name in data:
@@ -285,6 +299,7 @@ class BoardClient:
                 entry[1].set_exception(ClientError(message))
         elif isinstance(message, p.Welcome):
             self.welcome = message
+            self.replica.me = message.person
         elif isinstance(message, p.Presence):
             self.presence = {e.person: e for e in message.people}
         elif isinstance(message, p.PresenceChanged):
@@ -296,6 +311,8 @@ class BoardClient:
                 )
         elif isinstance(message, p.Resync):
             self._request_gap()
+        elif isinstance(message, p.Votes):
+            self.replica.load_own_votes(message)
 
     def _request_gap(self) -> None:
         if self._gap_requested:

@@ -87,6 +87,8 @@ class Outcome:
     replaced: list[p.Replaced] = field(default_factory=list)
     error: p.Error | None = None
     event: p.Event | None = None
+    #: For the voter's connections only, after a hidden vote: their votes on the board now.
+    own_votes: p.Votes | None = None
 
 
 @dataclass(slots=True)
@@ -918,6 +920,9 @@ def _board_set(batch: _Batch, changes: dict[str, Any]) -> tuple[str, str | None,
     data: dict[str, Any] = {k: (_iso(v) if k == "timer_ends_at" else v) for k, v in changes.items()}
     if changes.get("votes_revealed"):
         data["totals"] = _vote_totals(batch)
+    elif "votes_revealed" in changes:
+        # Hidden again: replicas replace their totals with these (none), as on a reveal.
+        data["totals"] = {}
     return "board.changed", None, data, inverse
 
 
@@ -1131,7 +1136,36 @@ def apply_batch_sync(
     batch = _Batch(conn, board, limits, now)
     outcomes = _apply_all(batch, found, ids, actors, submissions)
     batch.flush()
+    _attach_own_votes(conn, board_id, submissions, outcomes)
     return outcomes
+
+
+def _attach_own_votes(
+    conn: Connection, board_id: str, submissions: Sequence[Submission], outcomes: list[Outcome]
+) -> None:
+    """A hidden vote names no one, so each voter's other tabs learn their votes from this.
+
+    Read after the batch's votes are written; attached to each voter's last hidden vote.
+    """
+    last: dict[str, Outcome] = {}
+    for sub, outcome in zip(submissions, outcomes, strict=True):
+        event = outcome.event
+        if event is not None and event.type == "vote.changed" and event.data.get("hidden"):
+            last[sub.actor] = outcome
+    for actor, outcome in last.items():
+        outcome.own_votes = own_votes_frame(outcome.seq, conn.execute(own_votes_statement(board_id, actor)).all())
+
+
+def own_votes_statement(board_id: str, person_id: str) -> Any:
+    """(item id, count) of every vote of ``person_id`` on the board."""
+    return select(Vote.item_id, Vote.count).where(
+        Vote.board_id == board_id, Vote.person_id == person_id, Vote.count > 0
+    )
+
+
+def own_votes_frame(seq: int, rows: Iterable[Any]) -> p.Votes:
+    mine = {item_id: int(count) for item_id, count in rows}
+    return p.Votes(seq=seq, mine=mine, used=sum(mine.values()))
 
 
 #: Commands whose batch needs more than the one statement of changed items, log and board:

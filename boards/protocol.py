@@ -18,7 +18,8 @@ SUPPORTED_VERSIONS = frozenset({1})
 MAX_MESSAGE_BYTES = 64 * 1024
 
 ItemId = Annotated[str, Meta(min_length=8, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
-OpId = Annotated[str, Meta(min_length=1, max_length=64)]
+MAX_OP_ID_CHARS = 64
+OpId = Annotated[str, Meta(min_length=1, max_length=MAX_OP_ID_CHARS)]
 Seq = Annotated[int, Meta(ge=0)]
 Emoji = Annotated[str, Meta(min_length=1, max_length=16)]
 Fields = Annotated[dict[str, Any], Meta(max_length=32)]
@@ -282,7 +283,19 @@ class Pong(ServerMessage, tag="pong"):
     pass
 
 
-AnyServerMessage = Welcome | Snapshot | Ops | Synced | Ack | Error | Presence | PresenceChanged | Resync | Pong
+class Votes(ServerMessage, tag="votes"):
+    """Your own votes on the board, all of them, as of event ``seq``.
+
+    Sent only to the voter's connections (every tab and device): after each of their votes
+    while votes are hidden (the event then names no one), and in every catch-up by ``ops``.
+    """
+
+    seq: int
+    mine: dict[str, int]
+    used: int
+
+
+AnyServerMessage = Welcome | Snapshot | Ops | Synced | Ack | Error | Presence | PresenceChanged | Resync | Pong | Votes
 SERVER_MESSAGE_TYPES: tuple[type[ServerMessage], ...] = AnyServerMessage.__args__  # type: ignore[attr-defined]
 
 EVENT_TYPES = (
@@ -304,11 +317,18 @@ _encoder = msgspec.json.Encoder()
 
 
 class ProtocolError(ValueError):
-    """A frame we cannot accept; ``code`` is one of :class:`ErrorCode`."""
+    """A frame we cannot accept; ``code`` is one of :class:`ErrorCode`.
 
-    def __init__(self, code: str, message: str) -> None:
+    ``garbage`` marks a frame that is no message at all (too large, not JSON, JSON that is not
+    an object): those count toward the 4400 close. A JSON object the server does not understand
+    (an unknown type, a field it does not know, as from a newer client) is answered but not
+    counted (docs/protocol.md, section 3).
+    """
+
+    def __init__(self, code: str, message: str, *, garbage: bool = False) -> None:
         super().__init__(message)
         self.code = code
+        self.garbage = garbage
 
 
 def tag_of(cls: type[Struct]) -> str:
@@ -325,14 +345,16 @@ def decode_client(data: bytes | str) -> ClientMessage:
     """Parse and shape-check one client frame, naming what is wrong in plain words."""
     raw = data.encode() if isinstance(data, str) else data
     if len(raw) > MAX_MESSAGE_BYTES:
-        raise ProtocolError(ErrorCode.TOO_LARGE, f"The message is too large: at most {MAX_MESSAGE_BYTES} bytes.")
+        raise ProtocolError(
+            ErrorCode.TOO_LARGE, f"The message is too large: at most {MAX_MESSAGE_BYTES} bytes.", garbage=True
+        )
     try:
         message: ClientMessage = _client_decoder.decode(raw)
         return message
     except msgspec.ValidationError as exc:
         raise _explain(raw, exc) from None
     except msgspec.DecodeError:
-        raise ProtocolError(ErrorCode.BAD_JSON, "The message is not valid JSON.") from None
+        raise ProtocolError(ErrorCode.BAD_JSON, "The message is not valid JSON.", garbage=True) from None
 
 
 def _explain(raw: bytes, exc: msgspec.ValidationError) -> ProtocolError:
@@ -348,7 +370,7 @@ def _explain(raw: bytes, exc: msgspec.ValidationError) -> ProtocolError:
         if obj.get("t") == "op" and isinstance(op, dict) and op.get("type") not in _COMMAND_TAGS:
             return ProtocolError(ErrorCode.UNKNOWN_TYPE, f"Unknown operation type {op.get('type')!r}.")
     else:
-        return ProtocolError(ErrorCode.BAD_MESSAGE, "A message must be a JSON object.")
+        return ProtocolError(ErrorCode.BAD_MESSAGE, "A message must be a JSON object.", garbage=True)
     return ProtocolError(ErrorCode.BAD_MESSAGE, f"The message is malformed: {text}.")
 
 
@@ -367,6 +389,9 @@ def op_id_of(raw: bytes | str) -> str | None:
         obj = msgspec.json.decode(raw)
     except msgspec.DecodeError:
         return None
-    if isinstance(obj, dict) and isinstance(obj.get("id"), str) and obj.get("t") == "op":
-        return str(obj["id"])[:64]
+    if isinstance(obj, dict) and obj.get("t") == "op":
+        op_id = obj.get("id")
+        # Only an id the client could have sent: a cut one would name an operation it never sent.
+        if isinstance(op_id, str) and 1 <= len(op_id) <= MAX_OP_ID_CHARS:
+            return op_id
     return None

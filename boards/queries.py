@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth.models import Person
 from boards import protocol as p
-from boards.engine import WIRE_ITEM_COLUMNS, stored_event, wire_item
+from boards.engine import WIRE_ITEM_COLUMNS, own_votes_frame, own_votes_statement, stored_event, wire_item
 from boards.models import Board, Item, Operation, Reaction, Vote
 
 
@@ -144,3 +144,8 @@ async def item_count(conn: AsyncConnection, board_id: str) -> int:
         ).scalar()
         or 0
     )
+
+
+async def own_votes(conn: AsyncConnection, board_id: str, person_id: str, seq: int) -> p.Votes:
+    """The person's votes on the board, for a client that caught up by events (which may hide them)."""
+    return own_votes_frame(seq, (await conn.execute(own_votes_statement(board_id, person_id))).all())

@@ -29,6 +29,8 @@ log = logging.getLogger("kumppani.sequencer")
 #: Called after commit with the board, the first and last sequence numbers and the
 #: encoded ``ops`` frame (the same bytes for every recipient).
 Publisher = Callable[[str, int, int, bytes], Awaitable[None]]
+#: Called after commit with the board, a person and a frame for that person's connections only.
+PersonPublisher = Callable[[str, str, bytes], Awaitable[None]]
 
 MAX_BATCH = 64
 #: How long a saturated board's writer waits to gather operations.
@@ -79,9 +81,16 @@ def restarting(op_id: str) -> Outcome:
 
 
 class Sequencer:
-    def __init__(self, runner: TransactionRunner, publish: Publisher, limits: Limits) -> None:
+    def __init__(
+        self,
+        runner: TransactionRunner,
+        publish: Publisher,
+        limits: Limits,
+        publish_to_person: PersonPublisher | None = None,
+    ) -> None:
         self._runner = runner
         self._publish = publish
+        self._publish_to_person = publish_to_person
         self._limits = limits
         self._queues: dict[str, deque[_Pending]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -173,6 +182,13 @@ class Sequencer:
             except Exception:
                 # Committed is committed: listeners catch up from the database.
                 log.exception("publish failed after commit", extra={"board": board_id})
+        if self._publish_to_person is not None:
+            for pending, outcome in zip(batch, outcomes, strict=True):
+                if outcome.own_votes is not None:
+                    try:
+                        await self._publish_to_person(board_id, pending.submission.actor, p.encode(outcome.own_votes))
+                    except Exception:
+                        log.exception("publish to the voter failed after commit", extra={"board": board_id})
         for pending, outcome in zip(batch, outcomes, strict=True):
             if not pending.future.done():
                 pending.future.set_result(outcome)

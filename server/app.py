@@ -86,7 +86,7 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
         hub = Hub(backend_for(settings.redis_url), engine)
         limits = Limits(max_items=settings.max_items_per_board, max_text=settings.max_text_chars)
         writer = TransactionRunner(engine)
-        sequencer = Sequencer(writer, hub.publish_ops, limits)
+        sequencer = Sequencer(writer, hub.publish_ops, limits, hub.publish_to_person)
         writes = WriteRouter(sequencer, hub.backend, hub.outbox, hub.origin, single_process=hub.single_process)
         state = AppState(
             settings=settings,

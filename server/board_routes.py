@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -98,23 +98,23 @@ async def history(request: Request) -> Response:
     if isinstance(found, Response):
         return found
     session, board, _ = found
+    log = (
+        select(
+            Operation.seq,
+            Operation.type,
+            Operation.actor_id,
+            Operation.created_at,
+            Operation.data,
+            Person.display_name,
+        )
+        .outerjoin(Person, Person.id == Operation.actor_id)
+        .where(Operation.board_id == board.id)
+    )
+    if not board.votes_revealed:
+        # As on the board: until the facilitator reveals, a reader sees only their own votes.
+        log = log.where(or_(Operation.type != "vote.changed", Operation.actor_id == session.person_id))
     async with _state(request).engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(
-                    Operation.seq,
-                    Operation.type,
-                    Operation.actor_id,
-                    Operation.created_at,
-                    Operation.data,
-                    Person.display_name,
-                )
-                .outerjoin(Person, Person.id == Operation.actor_id)
-                .where(Operation.board_id == board.id)
-                .order_by(Operation.seq.desc())
-                .limit(300)
-            )
-        ).all()
+        rows = (await conn.execute(log.order_by(Operation.seq.desc()).limit(300))).all()
     entries = [
         {
             "seq": r.seq,
@@ -155,7 +155,7 @@ async def export(request: Request) -> Response:
     state = _state(request)
     locale = locale_of(request)
     async with state.engine.begin() as conn:
-        data = await board_export.build_export(conn, board.id, locale)
+        data = await board_export.build_export(conn, board.id, locale, reader=session.person_id)
         langs = await author_languages(conn, board.id, html_lang(locale))
         await audit.record(
             conn,

@@ -96,6 +96,7 @@ async def test_journey_typical_operations_and_exports(
     await pro.call(p.ItemUpdate(id=structure["stage"][1]["id"], fields={"emotion": -2}))
     await pro.call(p.ItemUpdate(id=pain, fields={"critical": "information_transfer"}))
     await customer.call(p.VoteAdd(id=pain))
+    await pro.call(p.BoardSet(votes_revealed=True))  # exports show totals once revealed
     last = await pro.call(p.ReactionAdd(id=pain, emoji="👍"))
     await customer.wait_seq(last.seq)
     assert customer.replica.items[structure["stage"][1]["id"]]["fields"]["emotion"] == -2

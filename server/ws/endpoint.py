@@ -23,7 +23,7 @@ from auth.permissions import BoardAccess, BoardOwner, board_access
 from auth.sessions import SessionInfo, resolve_session
 from boards import protocol as p
 from boards.engine import Outcome, Submission
-from boards.queries import board_row, events_since, snapshot
+from boards.queries import board_row, events_since, own_votes, snapshot
 from server.ratelimit import BucketMap, TokenBucket
 from server.state import AppState
 from server.ws.connection import Connection, Outgoing
@@ -252,6 +252,8 @@ async def _catch_up(session: _Session, since: int | None) -> None:
             if events:
                 frames.append(Outgoing.of(p.Ops(ops=events)))
             head = events[-1].seq if events else since or 0
+            # Hidden votes in those events name no one: the person's own come separately.
+            frames.append(Outgoing.of(await own_votes(db, conn.board_id, conn.person_id, head)))
     frames.append(Outgoing.of(p.Synced(seq=head)))
     # Ahead of whatever was published meanwhile: the client must see the catch-up first.
     conn.resume(head, frames)
@@ -268,7 +270,7 @@ async def _read_loop(session: _Session) -> None:
             message = p.decode_client(raw)
         except p.ProtocolError as exc:
             await _error(session, exc.code, str(exc), p.op_id_of(raw))
-            if await _abusive(session):
+            if exc.garbage and await _abusive(session):
                 return
             continue
         handler = HANDLERS.get(type(message))

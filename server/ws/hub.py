@@ -56,8 +56,9 @@ class _BoardGroup:
     arrived: asyncio.Event | None = None
 
 
-def _header(origin: str, first: int, last: int) -> bytes:
-    return f"{origin} {first} {last}\n".encode()
+def _header(origin: str, first: int, last: int, person_id: str | None = None) -> bytes:
+    """``origin first last`` (0 0 for control frames), and the person a control frame is for."""
+    return f"{origin} {first} {last}{' ' + person_id if person_id else ''}\n".encode()
 
 
 class Hub:
@@ -160,11 +161,18 @@ class Hub:
         if not self._single_process:
             self.outbox.put(self._channel(board_id), _header(self.origin, 0, 0) + frame)
 
-    def _deliver_control(self, board_id: str, frame: Outgoing) -> None:
+    async def publish_to_person(self, board_id: str, person_id: str, frame: bytes) -> None:
+        """A frame for one person's connections to the board, in every process (their own votes)."""
+        self._deliver_control(board_id, Outgoing(frame), person_id)
+        if not self._single_process:
+            self.outbox.put(self._channel(board_id), _header(self.origin, 0, 0, person_id) + frame)
+
+    def _deliver_control(self, board_id: str, frame: Outgoing, person_id: str | None = None) -> None:
         group = self._boards.get(board_id)
         if group:
             for conn in group.connections:
-                conn.send_control(frame)
+                if person_id is None or conn.person_id == person_id:
+                    conn.send_control(frame)
 
     def _deliver(self, board_id: str, first: int, last: int, frame: Outgoing) -> None:
         group = self._boards.get(board_id)
@@ -304,8 +312,10 @@ class Hub:
                 self._apply_kick(msgspec.json.decode(frame))
             return
         try:
-            origin, first_s, last_s = header.decode().split(" ")
+            origin, first_s, last_s, *person = header.decode().split(" ")
             first, last = int(first_s), int(last_s)
+            if len(person) > 1:
+                raise ValueError("too many parts")
         except ValueError:
             log.warning("ignored a malformed broadcast message")
             return
@@ -313,7 +323,7 @@ class Hub:
             return
         board_id = event.channel.removeprefix("board:")
         if first == 0:
-            self._deliver_control(board_id, Outgoing(frame))
+            self._deliver_control(board_id, Outgoing(frame), person[0] if person else None)
         else:
             self._deliver(board_id, first, last, Outgoing(frame))
 

@@ -14,6 +14,7 @@ export class Store {
     this.names = new Map(); // person -> display name, remembered after they leave
     this.authors = {}; // person -> name or null (anonymised), from the snapshot
     this.votes = { mine: {}, totals: {}, used: 0 };
+    this.votesSeq = 0;
     this.reactions = new Map(); // item -> Map(emoji -> Set(person))
     this.pending = new Map(); // op id -> { op, epoch }
     this.epoch = 0; // snapshots loaded so far
@@ -31,6 +32,7 @@ export class Store {
     for (const [person, name] of Object.entries(this.authors)) if (name) this.names.set(person, name);
     const votes = message.votes || {};
     this.votes = { mine: { ...(votes.mine || {}) }, totals: { ...(votes.totals || {}) }, used: votes.used || 0 };
+    this.votesSeq = message.seq;
     this.reactions = new Map();
     for (const r of message.reactions || []) this.toggleReaction(r.id, r.person, r.emoji, true);
     this.epoch += 1;
@@ -108,6 +110,15 @@ export class Store {
     }
     if ("votes_revealed" in d && !d.votes_revealed) this.votes.totals = {};
     if (d.totals) this.votes.totals = { ...d.totals };
+  }
+
+  /** A `votes` frame: all our own votes as of its seq; an older one than we have changes nothing. */
+  loadOwnVotes(message) {
+    if (message.seq < (this.votesSeq || 0)) return false;
+    this.votesSeq = message.seq;
+    this.votes.mine = { ...message.mine };
+    this.votes.used = message.used;
+    return true;
   }
 
   setMine(id, count) {

@@ -300,6 +300,13 @@ function handle(message) {
       requestSync();
       resendPending();
       break;
+    case "votes":
+      // Our own votes, sent to every tab of ours: hidden votes name no one in the events.
+      if (store.loadOwnVotes(message)) {
+        view.schedule();
+        facilitation.update();
+      }
+      break;
     default:
       break;
   }
@@ -392,13 +399,6 @@ function onAck(message) {
   store.pending.delete(message.op);
   acks.set(message.op, message.seq);
   if (entry) {
-    const op = entry.op;
-    if ((op.type === "vote.add" || op.type === "vote.remove") && !store.board.votes_revealed
-      && !(message.duplicate && entry.epoch !== store.epoch)) {
-      // Hidden votes: the event does not say whose they are, so count our own from the acks.
-      store.setMine(op.id, (store.votes.mine[op.id] || 0) + (op.type === "vote.add" ? 1 : -1));
-      facilitation.update();
-    }
     if (message.replaced && message.replaced.length) {
       const by = message.replaced[0].by;
       const name = by ? store.nameOf(by) || t("former") : t("former");
