@@ -73,10 +73,12 @@ async def end_one_session(request: Request) -> Response:
             .where(AuthSession.id == target, AuthSession.person_id == session.person_id, AuthSession.ended_at.is_(None))
             .values(ended_at=utcnow())
         )
-    if result.rowcount:
-        await state.hub.kick(
-            person_id=session.person_id, session_id=target, code=p.CloseCode.UNAUTHENTICATED, reason="signed out"
-        )
+    if not result.rowcount:
+        # Someone else's session, an unknown id or one that has ended: say so, do not pretend.
+        return error_page(request, 404, "sessions.not_found", session=session)
+    await state.hub.kick(
+        person_id=session.person_id, session_id=target, code=p.CloseCode.UNAUTHENTICATED, reason="signed out"
+    )
     return RedirectResponse("/account/sessions", status_code=303)
 
 
