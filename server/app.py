@@ -115,6 +115,7 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
     from server.a11y_routes import a11y_routes
     from server.account_routes import account_routes
     from server.admin_routes import admin_routes
+    from server.api_routes import api_routes
     from server.board_routes import board_routes
     from server.consent_routes import consent_routes
     from server.oidc_routes import oidc_routes
@@ -134,6 +135,7 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
         *oidc_routes(),
         *a11y_routes(),
         *privacy_routes(),
+        *api_routes(),
         *page_routes(settings),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, debug=False, exception_handlers=EXCEPTION_HANDLERS)
