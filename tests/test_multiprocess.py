@@ -236,3 +236,23 @@ async def test_a_persons_connection_limit_counts_their_connections_in_every_proc
             await client.close()
         one.stop()
         two.stop()
+
+
+async def test_own_hidden_votes_reach_the_voters_tab_on_the_other_process_only(cluster) -> None:  # type: ignore[no-untyped-def]
+    one, two, _redis, seeded = cluster
+    here = one.client(seeded, "customer")
+    there = two.client(seeded, "customer")
+    other = two.client(seeded, "professional")
+    for client in (here, there, other):
+        await client.connect()
+    card = _card(seeded, "äänestä")
+    await here.call(card)
+    for _ in range(2):
+        vote = await here.call(p.VoteAdd(id=card.id))
+    await other.wait_seq(vote.seq, timeout=15)
+    await there.wait_for(lambda r: r.votes_mine == {card.id: 2} and r.votes_used == 2, timeout=15)
+    # Hidden: the professional's process delivered the customer's votes frame to the customer only.
+    await other.call(_card(seeded, "perään"))
+    assert other.replica.votes_mine == {} and other.replica.vote_totals == {}
+    for client in (here, there, other):
+        await client.close()
