@@ -116,6 +116,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ask_secret(prompt: str, flag: str) -> str | None:
+    """Ask on the terminal; without one (a script, a pipe) say which flag to give instead."""
+    if not sys.stdin.isatty():
+        print(f"kumppani: give {flag}, or run the command in a terminal to be asked.", file=sys.stderr)
+        return None
+    try:
+        return getpass.getpass(prompt)
+    except (EOFError, KeyboardInterrupt):
+        print("\nkumppani: nothing was given; nothing was added.", file=sys.stderr)
+        return None
+
+
 def cmd_user_add(args: argparse.Namespace) -> int:
     from auth.directory import DirectoryError, add_local_account, create_person
     from auth.hetu import IDENTITY_CODE_MESSAGE, contains_identity_code
@@ -125,16 +137,9 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     if any(contains_identity_code(text or "") for text in (args.username, args.name, args.email)):
         print(f"kumppani: {IDENTITY_CODE_MESSAGE}", file=sys.stderr)
         return 2
-    password = args.password
-    if not password:
-        if not sys.stdin.isatty():
-            print("kumppani: give --password, or run the command in a terminal to be asked.", file=sys.stderr)
-            return 2
-        try:
-            password = getpass.getpass("Password (at least 10 characters): ")
-        except (EOFError, KeyboardInterrupt):
-            print("\nkumppani: no password given; nothing was added.", file=sys.stderr)
-            return 2
+    password = args.password or _ask_secret("Password (at least 10 characters): ", "--password")
+    if password is None:
+        return 2
 
     async def _add() -> None:
         engine = create_engine(settings.database_url)
@@ -200,19 +205,25 @@ def _secret_options(args: argparse.Namespace, *, ask: bool) -> tuple[str | None,
         return None, args.client_secret_env
     if args.client_secret:
         return args.client_secret, None
-    return (getpass.getpass("Client secret: "), None) if ask else (None, None)
+    return (_ask_secret("Client secret: ", "--client-secret or --client-secret-env"), None) if ask else (None, None)
 
 
 def cmd_provider_add(args: argparse.Namespace) -> int:
+    from auth.hetu import IDENTITY_CODE_MESSAGE, contains_identity_code
     from auth.oidc_providers import OidcError, add_provider, check_issuer
     from server.db import create_engine
 
     settings = _settings()
+    if contains_identity_code(args.name):
+        print(f"kumppani: {IDENTITY_CODE_MESSAGE}", file=sys.stderr)
+        return 2
     try:
         check_issuer(args.issuer)
     except OidcError as exc:
         return _provider_refusal(exc.reason)
     secret, secret_env = _secret_options(args, ask=True)
+    if secret is None and secret_env is None:
+        return 2  # no terminal to ask on, or nothing typed: _ask_secret said so
 
     async def _add() -> str:
         await _check_discovery(args.issuer)

@@ -145,3 +145,14 @@ def test_cli_user_add_without_password_or_terminal_says_what_to_do(migrated_url:
     added = _cli(migrated_url, tmp_path, "user", "add", "maija", "--name", "Maija", "--password", "y" * 12)
     assert added.returncode == 0, added.stderr
     assert asyncio.run(_count(migrated_url, LocalAccount)) == 1
+
+
+def test_cli_provider_add_refuses_a_name_with_a_code_and_asks_for_no_secret_without_a_terminal(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    common = ["provider", "add", "--issuer", "https://idp.example.fi", "--client-id", "kumppani"]
+    named = _cli(migrated_url, tmp_path, *common, "--name", f"Kirjaudu {CODE}", "--client-secret", "s" * 20)
+    assert named.returncode == 2 and "identity code" in named.stderr and "Traceback" not in named.stderr
+    secretless = _cli(migrated_url, tmp_path, *common, "--name", "Kunta")
+    assert secretless.returncode == 2 and "--client-secret" in secretless.stderr
+    assert "Traceback" not in secretless.stderr

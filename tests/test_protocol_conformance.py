@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from auth import directory
@@ -91,6 +92,23 @@ async def test_template_structure_has_no_author(live: LiveServer, seeded: Seeded
     assert structure and all(i["author"] is None and i["seq"] == 0 for i in structure)
     keys = [i["order"] for i in structure]
     assert len(keys) == len(set(keys)), "stages and lanes share the board-level cell: keys must differ"
+
+
+async def test_a_board_made_on_the_team_page_has_structure_without_an_author(live: LiveServer, seeded: Seeded) -> None:
+    """Section 8: `author` is null for template structure, also on a board a person created."""
+    async with httpx.AsyncClient(base_url=live.base, cookies={"kumppani": seeded.tokens["professional"]}) as http:
+        await http.get(f"/teams/{seeded.team}")
+        made = await http.post(
+            f"/teams/{seeded.team}/boards",
+            data={"csrf": http.cookies["kumppani-csrf"], "title": "Uusi polku", "template": "journey"},
+            headers={"Origin": live.base},
+        )
+    assert made.status_code == 303
+    board = made.headers["location"].removeprefix("/boards/")
+    async with _raw(live, board, seeded.cookie("professional")) as raw:
+        await raw.send({"t": "hello", "v": p.PROTOCOL_VERSION})
+        snapshot = await raw.until(lambda f: f["t"] == "snapshot")
+    assert snapshot["items"] and all(i["author"] is None for i in snapshot["items"])
 
 
 async def _coach(url: str, seeded: Seeded) -> str:
