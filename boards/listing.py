@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import or_, select, union
+from sqlalchemy import CompoundSelect, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth.models import Membership, PeerRoomMember, ProgrammeCoach, Round, Team
@@ -31,7 +32,7 @@ async def boards_for(conn: AsyncConnection, person_id: str) -> list[ListedBoard]
     agreement, a disabled person or a board shared only within a team is not listed.
     """
     teams = select(Membership.team_id).where(Membership.person_id == person_id)
-    rounds = union(
+    rounds: CompoundSelect[Any] = union(
         select(Team.round_id).where(Team.id.in_(teams), Team.round_id.is_not(None)),
         select(Round.id)
         .join(ProgrammeCoach, ProgrammeCoach.programme_id == Round.programme_id)
