@@ -115,8 +115,12 @@ def expected(route: str, method: str, persona: str) -> set[int] | str:
         return "public"
     if route in ("/", "/welcome", "/account/sessions"):
         return {200, 303} if signed_in else {303}
-    if route in ("/signout", "/signout/everywhere", "/account/sessions/{session_id}/end"):
+    if route in ("/signout", "/signout/everywhere"):
         return {303}
+    if route == "/account/sessions/{session_id}/end":  # no such session of theirs: refused, said so
+        return {404} if signed_in else {303}
+    if route == "/api/boards":
+        return {200} if signed_in else {401}
     if route == "/session/extend":
         return {200} if signed_in else {401}
     if route in ("/admin", "/admin/people/{person_id}/end-sessions"):
