@@ -148,10 +148,11 @@ async def redeem(
     """Use the invite up (atomically) and make the person a member. Returns (person id, invite).
 
     A person who is signed in joins as themselves; otherwise a new person is
-    created with the given display name (a pseudonym is fine). A name with an identity code
-    raises :class:`auth.hetu.IdentityCodeError` before anything is used up.
+    created with the given display name (a pseudonym is fine); a name with an identity code
+    then raises :class:`auth.hetu.IdentityCodeError` before anything is used up.
     """
-    refuse_identity_code(display_name)
+    if person_id is None:
+        refuse_identity_code(display_name)
     view = await look_up(conn, secret_keys, token)
     if view.contact_person_id is not None and not await is_active_professional(
         conn, view.team_id, view.contact_person_id

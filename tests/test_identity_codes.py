@@ -156,3 +156,17 @@ def test_cli_provider_add_refuses_a_name_with_a_code_and_asks_for_no_secret_with
     secretless = _cli(migrated_url, tmp_path, *common, "--name", "Kunta")
     assert secretless.returncode == 2 and "--client-secret" in secretless.stderr
     assert "Traceback" not in secretless.stderr
+
+
+def test_a_signed_in_person_joins_as_themselves_whatever_the_name_field_says(
+    migrated_url: str, seeded: Seeded, tmp_path: Path
+) -> None:
+    token = asyncio.run(_invite(migrated_url, seeded, role="professional"))
+    people = asyncio.run(_count(migrated_url, Person))
+    with make_client(migrated_url, tmp_path) as client:
+        sign_in_as(client, seeded.tokens["outsider"])
+        path = f"/invite/{token}"
+        joined = client.post(path, data={"csrf": csrf_of(client, path), "display_name": f"HETU{CODE}"})
+        assert joined.status_code == 303
+    assert asyncio.run(_count(migrated_url, Person)) == people
+    assert asyncio.run(_count(migrated_url, Person, Person.display_name.like("%308T%"))) == 0
