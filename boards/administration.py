@@ -2,7 +2,7 @@
 
 Used by the admin pages and the ``kumppani`` command alike. Every change is audited
 with the old and the new values of what changed. Names are free text, so they go
-through the identity-code guard (this is why the module lives in ``boards``).
+through the identity-code guard (``auth.hetu``).
 Bad input raises :class:`AdminError` before anything is written.
 """
 
@@ -15,8 +15,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth import audit
-from auth.models import Organisation, Programme, Round, Team
 from auth.hetu import contains_identity_code
+from auth.models import Organisation, Programme, Round, Team
 from server.db import new_id
 
 MAX_NAME = 200
