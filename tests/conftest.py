@@ -175,7 +175,14 @@ class LiveServer:
 
 @dataclass
 class Seeded:
-    """A small workspace: one team with a professional, a customer and an observer, one board."""
+    """A small workspace with more than one of each role, so that rules about *which* one are tested.
+
+    The team (in a coaching round, with its board) has two professionals, of whom ``professional``
+    is ``customer``'s contact person and ``professional2`` is ``customer2``'s, an observer, and
+    the round's coach. A second team of the same organisation and round has its own professional
+    and board; ``outsider`` is a professional of another organisation's team; ``admin`` is an
+    administrator who belongs to no team.
+    """
 
     org: str
     team: str
@@ -187,10 +194,35 @@ class Seeded:
     observer: str
     outsider: str
     tokens: dict[str, str]
+    professional2: str
+    customer2: str
+    coach: str
+    admin: str
+    programme: str
+    round: str
+    second_team: str
+    second_board: str
+    second_professional: str
+    outsider_team: str
 
     def cookie(self, who: str, secure: bool = False) -> str:
         name = "__Host-kumppani" if secure else "kumppani"
         return f"{name}={self.tokens[who]}"
+
+    @property
+    def people(self) -> dict[str, str]:
+        """Person id by the name used in ``tokens``."""
+        return {
+            "professional": self.professional,
+            "professional2": self.professional2,
+            "customer": self.customer,
+            "customer2": self.customer2,
+            "observer": self.observer,
+            "coach": self.coach,
+            "admin": self.admin,
+            "second_professional": self.second_professional,
+            "outsider": self.outsider,
+        }
 
 
 async def seed_workspace(database_url: str) -> Seeded:
@@ -198,6 +230,7 @@ async def seed_workspace(database_url: str) -> Seeded:
 
     from sqlalchemy import select
 
+    from auth import consent
     from auth import directory as d
     from auth.sessions import create_session
     from boards.catalogue import create_board
@@ -208,17 +241,30 @@ async def seed_workspace(database_url: str) -> Seeded:
         async with engine.begin() as conn:
             org = await d.create_organisation(conn, "Testikunta")
             other_org = await d.create_organisation(conn, "Muu kunta")
-            team = await d.create_team(conn, "Kotihoito", org)
+            programme = await d.create_programme(conn, "Kehittämisohjelma", org)
+            round_id = await d.create_round(conn, programme, "Kevään kierros")
+            team = await d.create_team(conn, "Kotihoito", org, round_id)
+            second_team = await d.create_team(conn, "Päivätoiminta", org, round_id)
             other_team = await d.create_team(conn, "Muu tiimi", other_org)
             pro = await d.create_person(conn, "Paula Ammattilainen", organisation_id=org)
+            pro2 = await d.create_person(conn, "Pekka Ohjaaja", organisation_id=org)
             cust = await d.create_person(conn, "Kalle Asiakas")
+            cust2 = await d.create_person(conn, "Kaisa Palvelunkäyttäjä")
             obs = await d.create_person(conn, "Olli Tarkkailija")
+            coach = await d.create_person(conn, "Cecilia Valmentaja", organisation_id=org)
+            admin = await d.create_person(conn, "Aada Ylläpitäjä", is_admin=True)
+            second_pro = await d.create_person(conn, "Toni Toisesta", organisation_id=org)
             out = await d.create_person(conn, "Ulla Ulkopuolinen", organisation_id=other_org)
             await d.add_member(conn, team, pro, "professional")
+            await d.add_member(conn, team, pro2, "professional")
             await d.add_member(conn, team, cust, "customer", contact_person_id=pro)
+            await d.add_member(conn, team, cust2, "customer", contact_person_id=pro2)
             await d.add_member(conn, team, obs, "observer")
+            await d.add_programme_coach(conn, programme, coach)
+            await d.add_member(conn, second_team, second_pro, "professional")
             await d.add_member(conn, other_team, out, "professional")
             board = await create_board(conn, "Asiakaspolku", "journey", team_id=team)
+            second_board = await create_board(conn, "Toisen tiimin polku", "journey_short", team_id=second_team)
             stage = (
                 (
                     await conn.execute(
@@ -237,18 +283,49 @@ async def seed_workspace(database_url: str) -> Seeded:
                 .scalars()
                 .first()
             )
-            # The customer has accepted the participation agreement, as every customer does before taking part.
-            from auth import consent
-
+            # The customers have accepted the participation agreement, as every customer does before taking part.
             text = await consent.current_text(conn, "agreement", team, "fi")
-            await consent.give(conn, cust, "agreement", text, team_id=team)
+            for customer in (cust, cust2):
+                await consent.give(conn, customer, "agreement", text, team_id=team)
+            people = {
+                "professional": pro,
+                "professional2": pro2,
+                "customer": cust,
+                "customer2": cust2,
+                "observer": obs,
+                "coach": coach,
+                "admin": admin,
+                "second_professional": second_pro,
+                "outsider": out,
+            }
             tokens = {}
-            for who, pid in (("professional", pro), ("customer", cust), ("observer", obs), ("outsider", out)):
+            for who, pid in people.items():
                 tokens[who] = await create_session(conn, pid, absolute=timedelta(hours=12))
     finally:
         await engine.dispose()
     assert stage and lane
-    return Seeded(org, team, board, stage, lane, pro, cust, obs, out, tokens)
+    return Seeded(
+        org=org,
+        team=team,
+        board=board,
+        stage=stage,
+        lane=lane,
+        professional=pro,
+        customer=cust,
+        observer=obs,
+        outsider=out,
+        tokens=tokens,
+        professional2=pro2,
+        customer2=cust2,
+        coach=coach,
+        admin=admin,
+        programme=programme,
+        round=round_id,
+        second_team=second_team,
+        second_board=second_board,
+        second_professional=second_pro,
+        outsider_team=other_team,
+    )
 
 
 @pytest.fixture

@@ -295,27 +295,22 @@ def test_account_deletion_empties_personal_fields_one_by_one(migrated_url: str, 
 def test_coach_sees_counts_not_statuses_and_never_contact_details(
     migrated_url: str, seeded: Seeded, tmp_path: Path
 ) -> None:
-    from auth import directory as d
-    from auth.sessions import create_session
+    async def give_email_and_a_new_customer() -> None:
+        from auth import directory as d
 
-    async def add_coach() -> str:
         engine = create_engine(migrated_url)
         async with engine.begin() as conn:
-            programme = await d.create_programme(conn, "Ohjelma")
-            round_id = await d.create_round(conn, programme, "Kierros")
-            await conn.execute(update(Team).where(Team.id == seeded.team).values(round_id=round_id))
-            coach = await d.create_person(conn, "Veera Valmentaja")
-            await d.add_programme_coach(conn, programme, coach)
             await conn.execute(update(Person).where(Person.id == seeded.customer).values(email="kalle@example.invalid"))
-            token = await create_session(conn, coach, absolute=timedelta(hours=1))
+            # A third customer who has not accepted the agreement yet: the counts tell them apart.
+            person = await d.create_person(conn, "Uusi Asiakas")
+            await d.add_member(conn, seeded.team, person, "customer", contact_person_id=seeded.professional)
         await engine.dispose()
-        return token
 
-    token = asyncio.run(add_coach())
+    asyncio.run(give_email_and_a_new_customer())
     with make_client(migrated_url, tmp_path) as client:
-        client.cookies.set("kumppani", token)
+        sign_in_as(client, seeded.tokens["coach"])
         page = client.get(f"/teams/{seeded.team}").text
-        assert "Asiakkaita 1, sopimuksen hyväksyneitä 1" in page
+        assert "Asiakkaita 3, sopimuksen hyväksyneitä 2" in page
         assert "Sopimus:" not in page and "kalle@example.invalid" not in page
         sign_in_as(client, seeded.tokens["professional"])
         page = client.get(f"/teams/{seeded.team}").text

@@ -183,22 +183,42 @@ def test_only_the_contact_person_sees_a_customers_contact_details(
 
     from auth.models import Person
 
-    async def give_email() -> None:
+    details = {
+        "customer": ("kalle@example.invalid", "0401234567"),
+        "customer2": ("kaisa@example.invalid", "0407654321"),
+        "professional": ("paula@example.invalid", "0501112222"),
+    }
+
+    async def give_contact_details() -> None:
         engine = create_engine(migrated_url)
         async with engine.begin() as conn:
-            await conn.execute(
-                update(Person)
-                .where(Person.id == seeded.customer)
-                .values(email="kalle@example.invalid", phone="0401234567")
-            )
+            for who, (email, phone) in details.items():
+                await conn.execute(
+                    update(Person).where(Person.id == seeded.people[who]).values(email=email, phone=phone)
+                )
         await engine.dispose()
 
-    asyncio.run(give_email())
+    asyncio.run(give_contact_details())
+    # Who sees whose e-mail and phone on the team page: a customer's only they and their own
+    # contact person; another professional of the same team, the coach and the observer never.
+    sees = {
+        "professional": {"customer", "professional"},
+        "professional2": {"customer2", "professional"},
+        "customer": {"customer", "professional"},
+        "customer2": {"customer2", "professional"},
+        "observer": {"professional"},
+        "coach": {"professional"},
+    }
     with make_client(migrated_url, tmp_path) as client:
-        sign_in_as(client, seeded.tokens["professional"])
-        assert "kalle@example.invalid" in client.get(f"/teams/{seeded.team}").text
-        sign_in_as(client, seeded.tokens["observer"])
-        page = client.get(f"/teams/{seeded.team}").text
-        assert "kalle@example.invalid" not in page and "0401234567" not in page
-        sign_in_as(client, seeded.tokens["outsider"])
-        assert client.get(f"/teams/{seeded.team}").status_code == 404
+        for viewer, visible in sees.items():
+            sign_in_as(client, seeded.tokens[viewer])
+            page = client.get(f"/teams/{seeded.team}")
+            assert page.status_code == 200, viewer
+            for owner, (email, phone) in details.items():
+                shown = email in page.text or phone in page.text
+                assert shown == (owner in visible), f"{viewer} {'sees' if shown else 'does not see'} {owner}'s details"
+        for stranger in ("outsider", "second_professional", "admin"):
+            sign_in_as(client, seeded.tokens[stranger])
+            page = client.get(f"/teams/{seeded.team}")
+            assert page.status_code == 404, stranger
+            assert not any(email in page.text for email, _ in details.values())
