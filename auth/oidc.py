@@ -70,6 +70,7 @@ from auth.oidc_providers import get_provider as get_provider
 from auth.oidc_providers import list_providers as list_providers
 from auth.oidc_providers import remove_provider as remove_provider
 from auth.oidc_secrets import client_secret
+from auth.redirects import safe_next
 from auth.tokens import TokenError, check_timed, make_timed
 from server.db import new_id
 
@@ -88,7 +89,6 @@ ALLOWED_ALGORITHMS = frozenset(
 )
 _MAX_SEALED = 2000
 _MAX_ID_TOKEN = 16_000
-_MAX_RETURN_PATH = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,16 +305,7 @@ def open_pending(secret_keys: Sequence[str], sealed: str, *, max_age: int = LOGI
 
 def safe_return_path(value: str | None) -> str:
     """A path on this site to go to after signing in; anything else becomes ``/``."""
-    if (
-        not value
-        or len(value) > _MAX_RETURN_PATH
-        or not value.startswith("/")
-        or value.startswith("//")
-        or "\\" in value
-        or any(ord(c) < 0x21 or ord(c) == 0x7F for c in value)
-    ):
-        return "/"
-    return value
+    return safe_next(value)
 
 
 async def start_login(

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from auth.hetu import contains_identity_code
 from auth.models import AccessibilityFeedback
+from auth.redirects import safe_next
 from server.db import new_id, utcnow
 from server.pages import current_session, error_page, render
 from server.ratelimit import BucketMap
@@ -41,8 +42,7 @@ def _state(request: Request) -> AppState:
 
 def _page_of(value: object) -> str:
     """The page the feedback is about: a local path only, never a full address."""
-    text = " ".join(str(value or "").split())[:MAX_PAGE]
-    return text if text.startswith("/") and not text.startswith("//") else ""
+    return safe_next(" ".join(str(value or "").split())[:MAX_PAGE], "")
 
 
 async def _statement(

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 from auth import audit, consent, roles, teams
 from auth.consent_texts import AGREEMENT, OPTIONAL_PURPOSES
 from auth.models import AuditEvent, Membership, Notification, Person, Team
+from auth.redirects import safe_next
 from auth.sessions import SessionInfo
 from boards import departures
 from boards import protocol as p
@@ -27,11 +28,6 @@ from server.security import csrf_form
 from server.state import AppState
 
 CHOICES = ("anonymise", "delete")
-
-
-def _safe_next(value: object, default: str) -> str:
-    text = str(value or "")
-    return text if text.startswith("/") and not text.startswith("//") else default
 
 
 async def agreement_page(request: Request) -> Response:
@@ -58,7 +54,7 @@ async def agreement_page(request: Request) -> Response:
             "blocks": _blocks(status.text.plain),
             "optional": optional,
             "choices": choices,
-            "next": _safe_next(request.query_params.get("next"), f"/teams/{team_id}"),
+            "next": safe_next(request.query_params.get("next"), f"/teams/{team_id}"),
         },
         session=session,
     )
@@ -99,7 +95,7 @@ async def agreement_submit(request: Request) -> Response:
                     await consent.current_text(conn, purpose, team_id, locale),
                     team_id=team_id,
                 )
-    target = _safe_next(form.get("next"), f"/teams/{team_id}")
+    target = safe_next(form.get("next"), f"/teams/{team_id}")
     if not session.display_name:
         return RedirectResponse(f"/welcome?next={target}", status_code=303)
     return RedirectResponse(target, status_code=303)
@@ -150,7 +146,7 @@ async def confirm_page(request: Request) -> Response:
             "team": access,
             "blocks": _blocks(status.text.plain),
             "status": status,
-            "next": _safe_next(request.query_params.get("next"), f"/teams/{team_id}"),
+            "next": safe_next(request.query_params.get("next"), f"/teams/{team_id}"),
         },
         session=session,
     )
@@ -173,7 +169,7 @@ async def confirm_submit(request: Request) -> Response:
         else:
             await consent.withdraw(conn, session.person_id, AGREEMENT, text, team_id=team_id)
             return RedirectResponse(f"/me/leave/{team_id}", status_code=303)
-    return RedirectResponse(_safe_next(form.get("next"), f"/teams/{team_id}"), status_code=303)
+    return RedirectResponse(safe_next(form.get("next"), f"/teams/{team_id}"), status_code=303)
 
 
 # ------------------------------------------------------------------ my data and consents

@@ -28,6 +28,7 @@ from auth.models import ExternalIdentity, LocalAccount, Membership, Notification
 from auth.oidc_providers import enabled_providers
 from auth.passwords import verify_password
 from auth.permissions import BoardOwner, board_access
+from auth.redirects import safe_next
 from auth.sessions import SessionInfo, create_session, end_session, resolve_session
 from boards.models import Board, Item
 from server.i18n import (
@@ -227,9 +228,7 @@ async def signout(request: Request) -> Response:
 async def set_language(request: Request) -> Response:
     form = await csrf_form(request)
     lang = str(form.get("lang", ""))
-    target = str(form.get("next", "/"))
-    if not target.startswith("/") or target.startswith("//"):
-        target = "/"
+    target = safe_next(form.get("next"))
     response = RedirectResponse(target, status_code=303)
     if lang in LOCALES:
         response.set_cookie(
@@ -490,7 +489,7 @@ async def welcome_page(request: Request) -> Response:
     return render(
         request,
         "welcome.html",
-        {"name": session.display_name, "error": None, "next": request.query_params.get("next", "/")},
+        {"name": session.display_name, "error": None, "next": safe_next(request.query_params.get("next"))},
         session=session,
     )
 
@@ -508,8 +507,7 @@ async def welcome_submit(request: Request) -> Response:
         return render(request, "welcome.html", context, status=400, session=session)
     async with _state(request).engine.begin() as conn:
         await conn.execute(update(Person).where(Person.id == session.person_id).values(display_name=name))
-    target = str(form.get("next", "/"))
-    return RedirectResponse(target if target.startswith("/") and not target.startswith("//") else "/", status_code=303)
+    return RedirectResponse(safe_next(form.get("next")), status_code=303)
 
 
 # ------------------------------------------------------------------ misc
