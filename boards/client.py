@@ -20,6 +20,9 @@ import websockets
 
 from boards import protocol as p
 
+#: The board's settings that ``board.changed`` events carry.
+BOARD_SETTINGS = ("title", "locked", "votes_revealed", "timer_ends_at")
+
 
 class ClientError(Exception):
     def __init__(self, error: p.Error) -> None:
@@ -84,7 +87,7 @@ class BoardReplica:
                 self.votes_used += data["count"] - self.votes_mine.get(data["id"], 0)
                 self.votes_mine[data["id"]] = data["count"]
         elif kind == "board.changed":
-            for name in ("title", "locked", "votes_revealed", "timer_ends_at"):
+            for name in BOARD_SETTINGS:
                 if name in data:
                     self.board[name] = data[name]
             if "totals" in data:
@@ -102,13 +105,19 @@ class BoardReplica:
         self.seq = event.seq
 
     def comparable(self) -> dict[str, Any]:
-        """The state two replicas of the same board must agree on."""
+        """The state any two replicas of the same board must agree on, whoever holds them.
+
+        Each person's own vote counts (``votes_mine``) differ by reader and are not
+        kept up to date by events (a hidden vote names no one), so they are left out.
+        """
         return {
             "seq": self.seq,
+            "board": {name: self.board.get(name) for name in BOARD_SETTINGS},
             "items": {
-                i: (d["type"], d["parent"], d["stage"], d["lane"], d["order"], d["fields"], d["version"])
+                i: (d["type"], d["parent"], d["stage"], d["lane"], d["order"], d["fields"], d["version"], d["author"])
                 for i, d in self.items.items()
             },
+            "vote_totals": dict(sorted(self.vote_totals.items())),
             "reactions": sorted(self.reactions),
         }
 
@@ -127,12 +136,15 @@ class BoardClient:
         cookie: str | None = None,
         origin: str | None = None,
         on_event: Callable[[p.Event], None] | None = None,
+        record_frames: bool = False,
     ) -> None:
         self.url = url
         self.cookie = cookie
         self.origin = origin
         self.replica = BoardReplica()
         self.on_event = on_event
+        #: Every frame as the server sent it, when asked for: what a test of the server reads.
+        self.frames: list[str | bytes] | None = [] if record_frames else None
         self.welcome: p.Welcome | None = None
         self.presence: dict[str, p.PresenceEntry] = {}
         self.errors: list[p.Error] = []
@@ -254,6 +266,8 @@ class BoardClient:
     async def _read(self) -> None:
         try:
             async for raw in self._ws:
+                if self.frames is not None:
+                    self.frames.append(raw)
                 self._handle(p.decode_server(raw))
                 self._changed.set()
         except websockets.ConnectionClosed:

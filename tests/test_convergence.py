@@ -28,8 +28,9 @@ from sqlalchemy import select
 
 from boards import protocol as p
 from boards.catalogue import create_board
-from boards.client import BoardClient, ClientError
-from boards.models import Board, Item, Operation, Reaction
+from boards.client import BOARD_SETTINGS, BoardClient, ClientError
+from boards.models import Board, Item, Operation, Reaction, Vote
+from boards.queries import board_to_wire
 from conftest import LiveServer, Seeded, drop_pg_database, make_pg_database, seed_workspace, settings_for
 from server.db import create_engine, new_id
 from server.migrate import upgrade
@@ -300,7 +301,7 @@ async def _database_state(url: str, board: str) -> dict[str, Any]:
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
-            head = (await conn.execute(select(Board.seq).where(Board.id == board))).scalar_one()
+            board_row = (await conn.execute(select(Board).where(Board.id == board))).one()
             items = (
                 await conn.execute(
                     select(
@@ -312,12 +313,13 @@ async def _database_state(url: str, board: str) -> dict[str, Any]:
                         Item.order_key,
                         Item.fields,
                         Item.version,
+                        Item.author_id,
                     ).where(Item.board_id == board, Item.deleted_seq.is_(None))
                 )
             ).all()
             ops = (
                 await conn.execute(
-                    select(Operation.seq, Operation.actor_id, Operation.op_id)
+                    select(Operation.seq, Operation.actor_id, Operation.op_id, Operation.type, Operation.inverse)
                     .where(Operation.board_id == board)
                     .order_by(Operation.seq)
                 )
@@ -327,14 +329,56 @@ async def _database_state(url: str, board: str) -> dict[str, Any]:
                     select(Reaction.item_id, Reaction.person_id, Reaction.emoji).where(Reaction.board_id == board)
                 )
             ).all()
+            votes = (
+                await conn.execute(select(Vote.item_id, Vote.person_id, Vote.count).where(Vote.board_id == board))
+            ).all()
     finally:
         await engine.dispose()
+    # What the votes must be by the operation log alone: each vote change (undos too) is stored
+    # with its inverse, so -inverse.delta is what it did, whatever the vote rows say.
+    logged: collections.Counter[tuple[str, str]] = collections.Counter()
+    for r in ops:
+        if r.type == "vote.changed":
+            logged[(r.inverse["id"], r.actor_id)] -= r.inverse["delta"]
+    wire = board_to_wire(board_row)
     return {
-        "head": head,
-        "items": {r.id: (r.type, r.parent_id, r.stage_id, r.lane_id, r.order_key, r.fields, r.version) for r in items},
-        "ops": [tuple(r) for r in ops],
+        "head": board_row.seq,
+        "board": {name: wire[name] for name in BOARD_SETTINGS},
+        "items": {
+            r.id: (r.type, r.parent_id, r.stage_id, r.lane_id, r.order_key, r.fields, r.version, r.author_id)
+            for r in items
+        },
+        "ops": [(r.seq, r.actor_id, r.op_id) for r in ops],
         "reactions": sorted(tuple(r) for r in reactions),
+        "votes": {(r.item_id, r.person_id): r.count for r in votes if r.count},
+        "logged_votes": {key: n for key, n in logged.items() if n},
     }
+
+
+def _votes_of(votes: dict[tuple[str, str], int], person: str) -> dict[str, int]:
+    return {item: n for (item, who), n in votes.items() if who == person}
+
+
+def _totals(votes: dict[tuple[str, str], int]) -> dict[str, int]:
+    totals: collections.Counter[str] = collections.Counter()
+    for (item, _), n in votes.items():
+        totals[item] += n
+    return dict(sorted(totals.items()))
+
+
+async def _check_votes_as_each_reader_sees_them(
+    env: Env, url: str, people: dict[str, str], db: dict[str, Any], revealed: bool
+) -> None:
+    """A fresh snapshot shows each person their own votes, and the totals only once revealed."""
+    assert db["votes"] == db["logged_votes"], "the vote rows differ from what the operation log did"
+    for who, person in people.items():
+        reader = BoardClient(url, cookie=env.seeded.cookie(who), origin=env.server.base)
+        await reader.connect()
+        try:
+            assert reader.replica.votes_mine == _votes_of(db["votes"], person), f"{who}'s own votes"
+            assert reader.replica.vote_totals == (_totals(db["votes"]) if revealed else {}), f"totals {who} sees"
+        finally:
+            await reader.close()
 
 
 async def run_plan(env: Env, plan: tuple[str, list[tuple[Any, ...]]]) -> None:
@@ -375,12 +419,15 @@ async def run_plan(env: Env, plan: tuple[str, list[tuple[Any, ...]]]) -> None:
         await fresh.connect()
         expected = fresh.replica.comparable()
 
-        # (a) replicas == fresh snapshot == database
+        # (a) replicas == fresh snapshot == database: items with their authors, board settings,
+        # reactions, and votes as each reader may see them (hidden until revealed, then totals).
         assert expected["seq"] == head
         assert expected["items"] == db["items"], "snapshot differs from the database:\n" + _diff(
             expected["items"], db["items"]
         )
+        assert expected["board"] == db["board"]
         assert expected["reactions"] == db["reactions"]
+        assert expected["vote_totals"] == {}, "votes are hidden: no one sees totals"
         for index, client in enumerate(clients):
             mine = client.replica.comparable()
             assert mine["seq"] == head, f"client {index} is at seq {mine['seq']}, the board at {head}"
@@ -388,6 +435,16 @@ async def run_plan(env: Env, plan: tuple[str, list[tuple[Any, ...]]]) -> None:
                 mine["items"], expected["items"]
             )
             assert mine == expected, f"client {index} diverged"
+        readers = {"professional": seeded.professional, "customer": seeded.customer, "observer": seeded.observer}
+        await _check_votes_as_each_reader_sees_them(env, url, readers, db, revealed=False)
+        # Revealed, every replica gets the totals the database holds.
+        reveal = await clients[0].call(p.BoardSet(votes_revealed=True), timeout=ANSWER_TIMEOUT)
+        await _wait(clients, lambda c: c.replica.seq >= reveal.seq, CONVERGE_TIMEOUT, "every replica sees the reveal")
+        after = await _database_state(env.url, board)
+        for index, client in enumerate(clients):
+            assert client.replica.vote_totals == _totals(after["votes"]), f"client {index} revealed totals"
+            assert client.replica.comparable()["board"] == after["board"]
+        await _check_votes_as_each_reader_sees_them(env, url, readers, after, revealed=True)
 
         event(f"applied operations: {min(head // 10 * 10, 40)}+")
         event(f"refused operations: {min(sum(isinstance(a, p.Error) for _, _, a in run.answers) // 5 * 5, 20)}+")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from sqlalchemy import func, select
@@ -144,6 +145,7 @@ async def test_edit_that_replaces_anothers_is_reported(client_factory, seeded) -
 async def test_votes_respect_the_budget_and_stay_hidden(client_factory, seeded) -> None:
     alice = await client_factory("professional")
     bob = await client_factory("customer")
+    bob.frames = []  # what the server sends bob from here on
     card = new_id()
     await alice.call(
         p.ItemCreate(id=card, item_type="card", fields={"text": "idea"}, stage=seeded.stage, lane=seeded.lane)
@@ -154,7 +156,9 @@ async def test_votes_respect_the_budget_and_stay_hidden(client_factory, seeded) 
         await alice.call(p.VoteAdd(id=card))
     assert caught.value.error.code == p.ErrorCode.VOTE_BUDGET
     await bob.wait_seq(alice.replica.seq)
-    assert bob.replica.vote_totals == {}
+    sent = [e for frame in bob.frames for m in [json.loads(frame)] if m["t"] == "ops" for e in m["ops"]]
+    votes = [e for e in sent if e["type"] == "vote.changed"]
+    assert len(votes) == 5 and all(e["data"] == {"id": card, "hidden": True} for e in votes)
 
 
 async def test_presence_shows_who_is_editing(client_factory, seeded) -> None:
