@@ -1,7 +1,11 @@
 """Every route and every websocket message type, for every kind of person.
 
 The route list is read from the app itself, so a new route without an
-expectation here fails the test. A refused attempt must change nothing.
+expectation here fails the test. Id routes are filled with real ids: this team's
+objects, someone else's session and notification, the second team's board, team,
+invite and professional, and the second team's invite or person under this team's
+path. A refused attempt must change nothing: every row's contents are compared,
+not only how many rows there are.
 """
 
 from __future__ import annotations
@@ -13,100 +17,155 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import insert, select
 from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.testclient import TestClient
 
 from auth import directory as d
 from auth.invites import create_invite
 from auth.sessions import create_session
 from boards import protocol as p
-from boards.catalogue import create_board
 from boards.client import BoardClient, ClientError
-from boards.models import Item
-from conftest import LiveServer, settings_for
+from conftest import LiveServer, seed_workspace, settings_for
 from server.db import create_engine, new_id
 from server.models import metadata
 from webapp import make_client
 
-PERSONAS = ("anonymous", "outsider", "customer", "professional", "coach", "observer", "other_team", "other_org")
+PERSONAS = (
+    "anonymous",
+    "outsider",
+    "customer",
+    "customer2",
+    "professional",
+    "professional2",
+    "coach",
+    "observer",
+    "admin",
+    "other_team",
+    "other_org",
+)
 KEYS = ("test-secret-key-" + "x" * 32,)
+#: The seeded world's name for each persona (``outsider`` is someone in no team at all).
+SEEDED_NAME = {"other_team": "second_professional", "other_org": "outsider"}
 
 
 @dataclass
 class World:
+    """The seeded world, plus the objects the id routes act on: other people's and other teams'."""
+
     team: str
     board: str
     stage: str
     lane: str
-    card: str
     invite_id: str
     invite_token: str
     people: dict[str, str]
     tokens: dict[str, str]
+    sessions: dict[str, str]
+    notifications: dict[str, str]
+    second_team: str
+    second_board: str
+    second_invite_id: str
+    second_professional: str
+    organisation: str
+    programme: str
+    round: str
 
 
 async def build_world(url: str) -> World:
+    from auth.models import AuthSession, Invite, Notification
+
+    seeded = await seed_workspace(url)
+    people = {
+        name: seeded.people[SEEDED_NAME.get(name, name)] for name in PERSONAS if name not in ("anonymous", "outsider")
+    }
+    tokens = {name: seeded.tokens[SEEDED_NAME.get(name, name)] for name in people}
     engine = create_engine(url)
     async with engine.begin() as conn:
-        org = await d.create_organisation(conn, "Kunta")
-        other_org = await d.create_organisation(conn, "Toinen kunta")
-        programme = await d.create_programme(conn, "Valmennus", org)
-        round_id = await d.create_round(conn, programme, "Kierros")
-        team = await d.create_team(conn, "Tiimi", org, round_id)
-        other_team = await d.create_team(conn, "Toinen tiimi", org, round_id)
-        far_team = await d.create_team(conn, "Kaukainen tiimi", other_org)
-        people = {name: await d.create_person(conn, name) for name in PERSONAS if name != "anonymous"}
-        await d.add_member(conn, team, people["professional"], "professional")
-        await d.add_member(conn, team, people["customer"], "customer", contact_person_id=people["professional"])
-        await d.add_member(conn, team, people["observer"], "observer")
-        await d.add_programme_coach(conn, programme, people["coach"])
-        await d.add_member(conn, other_team, people["other_team"], "professional")
-        await d.add_member(conn, far_team, people["other_org"], "professional")
-        board = await create_board(conn, "Polku", "journey", team_id=team)
-        from auth import consent
-
-        text = await consent.current_text(conn, "agreement", team, "fi")
-        await consent.give(conn, people["customer"], "agreement", text, team_id=team)
-        stage = (await conn.execute(select(Item.id).where(Item.board_id == board, Item.type == "stage"))).scalar()
-        lane = (await conn.execute(select(Item.id).where(Item.board_id == board, Item.type == "lane"))).scalar()
+        people["outsider"] = await d.create_person(conn, "Olga Ohikulkija")
+        tokens["outsider"] = await create_session(conn, people["outsider"], absolute=timedelta(hours=1))
         invite_token = await create_invite(
             conn,
             KEYS,
-            team_id=team,
+            team_id=seeded.team,
             role="customer",
-            created_by=people["professional"],
-            contact_person_id=people["professional"],
+            created_by=seeded.professional,
+            contact_person_id=seeded.professional,
         )
-        from auth.models import Invite
-
-        invite_id = (await conn.execute(select(Invite.id))).scalar()
-        tokens = {name: await create_session(conn, pid, absolute=timedelta(hours=1)) for name, pid in people.items()}
+        await create_invite(
+            conn, KEYS, team_id=seeded.second_team, role="professional", created_by=seeded.second_professional
+        )
+        invites = dict((await conn.execute(select(Invite.team_id, Invite.id))).all())
+        # One notification each, so that dismissing someone else's can be tried.
+        for pid in people.values():
+            await conn.execute(insert(Notification).values(id=new_id(), person_id=pid, kind="member.left", details={}))
+        sessions = dict((await conn.execute(select(AuthSession.person_id, AuthSession.id))).all())
+        notifications = dict((await conn.execute(select(Notification.person_id, Notification.id))).all())
     await engine.dispose()
-    assert stage and lane and invite_id
-    return World(team, board, stage, lane, "", invite_id, invite_token, people, tokens)
+    by_person = {pid: name for name, pid in people.items()}
+    return World(
+        seeded.team,
+        seeded.board,
+        seeded.stage,
+        seeded.lane,
+        invites[seeded.team],
+        invite_token,
+        people,
+        tokens,
+        {by_person[pid]: sid for pid, sid in sessions.items() if pid in by_person},
+        {by_person[pid]: nid for pid, nid in notifications.items() if pid in by_person},
+        seeded.second_team,
+        seeded.second_board,
+        invites[seeded.second_team],
+        seeded.second_professional,
+        seeded.org,
+        seeded.programme,
+        seeded.round,
+    )
 
 
-async def fingerprint(url: str) -> dict[str, int]:
-    """Row counts of every table: a refused attempt must leave them all as they were."""
+#: Columns that reading a page may change: a session's last use.
+VOLATILE = {"auth_session": {"last_seen_at"}}
+
+
+async def fingerprint(url: str) -> dict[str, list[tuple[str, ...]]]:
+    """Every row of every table: a refused attempt must leave them all as they were, not only as many."""
     engine = create_engine(url)
-    counts = {}
+    rows = {}
     async with engine.connect() as conn:
         for table in metadata.sorted_tables:
-            if table.name in ("auth_session",):
-                continue  # reading pages touches last_seen; sessions are checked by their own tests
-            counts[table.name] = int((await conn.execute(select(func.count()).select_from(table))).scalar() or 0)
+            columns = [c for c in table.columns if c.name not in VOLATILE.get(table.name, set())]
+            found = (await conn.execute(select(*columns))).all()
+            rows[table.name] = sorted(tuple(repr(v) for v in row) for row in found)
     await engine.dispose()
-    return counts
+    return rows
+
+
+def _changes(before: dict[str, list[tuple[str, ...]]], after: dict[str, list[tuple[str, ...]]]) -> str:
+    changed = []
+    for name in before:
+        gone = set(before[name]) - set(after[name])
+        new = set(after[name]) - set(before[name])
+        if gone or new:
+            changed.append(f"{name}: -{sorted(gone)} +{sorted(new)}")
+    return "; ".join(changed)
 
 
 # What each persona gets from each route. "ok" = 2xx/3xx to a page of theirs, numbers are statuses.
 ANY_SIGNED_IN = {"anonymous": "signin"}
-TEAM_READERS = {"customer", "professional", "coach", "observer"}
+TEAM_READERS = {"customer", "professional", "coach", "observer"}  # roles; see expected()
+#: The admin's own pages, and changes: 303 done, 400 or 404 when the matrix's one form lacks a field or
+#: names no one; what each change does is tested with the admin pages themselves.
+ADMIN_PAGES = {"GET": {200}, "POST": {303, 400, 404}}
 
 
 def expected(route: str, method: str, persona: str) -> set[int] | str:
-    member = persona in TEAM_READERS
+    # The second customer and professional have the same rights as the first, except where a
+    # rule is about one customer's contact person (``person_id`` is the first customer).
+    role = {"customer2": "customer", "professional2": "professional"}.get(persona, persona)
+    member = role in TEAM_READERS
     signed_in = persona != "anonymous"
+    admin = persona == "admin"
     if route in ("/healthz", "/readyz", "/signin", "/static", "/csp-report"):
         return "public"
     if route in ("/invite/{token}", "/return/{token}", "/signin/oidc/{provider_id}", "/signin/oidc/callback"):
@@ -123,8 +182,10 @@ def expected(route: str, method: str, persona: str) -> set[int] | str:
         return {200} if signed_in else {401}
     if route == "/session/extend":
         return {200} if signed_in else {401}
-    if route in ("/admin", "/admin/people/{person_id}/end-sessions"):
-        return {404} if signed_in else {404, 303}
+    if route in ("/admin", "/admin/audit", "/admin/audit.csv"):
+        return {200} if admin else ({404} if signed_in else {404, 303})
+    if route in ("/admin/people/{person_id}/end-sessions", "/admin/people/{person_id}/erase"):
+        return {303} if admin else ({404} if signed_in else {404, 303})
     if route == "/boards/{board_id}":
         if not signed_in:
             return {303}
@@ -136,38 +197,39 @@ def expected(route: str, method: str, persona: str) -> set[int] | str:
     if route == "/teams/{team_id}/invites":
         if not signed_in:
             return {303}
-        return {200} if persona in ("professional", "coach") else ({403} if member else {404})
+        return {200} if role in ("professional", "coach") else ({403} if member else {404})
     if route == "/teams/{team_id}/invites/{invite_id}/revoke":
         if not signed_in:
             return {303}
-        return {303} if persona in ("professional", "coach") else ({403} if member else {404})
+        return {303} if role in ("professional", "coach") else ({403} if member else {404})
     if route == "/teams/{team_id}/members/{person_id}/return-link":
         if not signed_in:
             return {303}
+        # The first customer's return link: the customer or their own contact person only.
         return {200} if persona in ("professional", "customer") else ({403} if member else {404})
     if route == "/teams/{team_id}/members/{person_id}/remove":
         if not signed_in:
             return {303}
-        return {303} if persona in ("professional", "coach") else ({403} if member else {404})
+        return {303} if role in ("professional", "coach") else ({403} if member else {404})
     if route == "/teams/{team_id}/members/{person_id}/contact-person":
         if not signed_in:
             return {303}
-        return {303} if persona == "professional" else ({403} if member else {404})
+        return {303} if role == "professional" else ({403} if member else {404})
     if route == "/teams/{team_id}/boards":
         if not signed_in:
             return {303}
-        return {303} if persona in ("professional", "customer") else ({403} if member else {404})
+        return {303} if role in ("professional", "customer") else ({403} if member else {404})
     if route in ("/teams/{team_id}/agreement", "/teams/{team_id}/agreement/confirm", "/me/leave/{team_id}"):
         if not signed_in:
             return {303}
         if route == "/me/leave/{team_id}":  # only real members can leave; a programme coach is not one
-            return {200} if persona in ("customer", "professional", "observer") else {404}
+            return {200} if role in ("customer", "professional", "observer") else {404}
         if method == "GET":
             return {200} if member else {404}
         if route == "/teams/{team_id}/agreement":
             return {303} if member else {404}
         if route == "/me/leave/{team_id}":  # no choice made: the page again, nothing changes
-            return {200} if persona in ("customer", "professional", "observer") else {404}
+            return {200} if role in ("customer", "professional", "observer") else {404}
         return {400} if member else {404}
     if route == "/teams/{team_id}/members/{person_id}/assisted-consent":
         if not signed_in:
@@ -177,12 +239,14 @@ def expected(route: str, method: str, persona: str) -> set[int] | str:
         return {200} if signed_in else {303}
     if route == "/me/delete":
         return {400} if signed_in else {303}
-    if route in ("/me/consents/{purpose}", "/notifications/{notification_id}/dismiss"):
+    if route == "/me/consents/{purpose}":
         return {303}
+    if route == "/notifications/{notification_id}/dismiss":  # someone else's: refused, or a no-op
+        return {303, 404} if signed_in else {303}
     if route in ("/me/export.json", "/me/export.html"):
         return {200} if signed_in else {303}
-    if route in ("/admin/audit", "/admin/audit.csv", "/admin/people/{person_id}/erase") or route.startswith("/admin/"):
-        return {404} if signed_in else {404, 303}  # the admin pages do not exist for anyone else
+    if route.startswith("/admin/"):
+        return ADMIN_PAGES[method] if admin else ({404} if signed_in else {404, 303})  # not there for anyone else
     if route.startswith(("/accessibility", "/saavutettavuusseloste", "/privacy")) or route == "/share/{token}":
         return "public"
     if route.startswith("/boards/{board_id}/"):
@@ -192,8 +256,8 @@ def expected(route: str, method: str, persona: str) -> set[int] | str:
             return {404}
         if route in ("/boards/{board_id}/settings", "/boards/{board_id}/history", "/boards/{board_id}/export/{kind}"):
             return {200}
-        editor = persona in ("customer", "professional")
-        publisher = persona == "professional"  # publishing outside the team: professionals only
+        editor = role in ("customer", "professional")
+        publisher = role == "professional"  # publishing outside the team: professionals only
         if route in ("/boards/{board_id}/duplicate", "/boards/{board_id}/archive", "/boards/{board_id}/restore"):
             return {303} if editor else {403}
         if route == "/boards/{board_id}/share":
@@ -203,18 +267,34 @@ def expected(route: str, method: str, persona: str) -> set[int] | str:
     raise AssertionError(f"no expectation for {method} {route}: add one to this test")
 
 
-def _fill(path: str, world: World) -> str:
+def victim(persona: str) -> str:
+    """Whose session and notification a persona tries to end and dismiss: never their own."""
+    return "customer2" if persona == "customer" else "customer"
+
+
+def _fill(path: str, world: World, persona: str, scope: str = "own") -> str:
+    """Real ids in every id route.
+
+    ``own``: this team's board, team and invite, its first customer, and someone else's
+    session and notification. ``other_team``: the second team's board, team, invite and
+    professional. ``mixed``: this team's path with the second team's invite and person in it.
+    """
+    board, team = (world.second_board, world.second_team) if scope == "other_team" else (world.board, world.team)
+    own_objects = scope == "own"
     return (
-        path.replace("{board_id}", world.board)
-        .replace("{team_id}", world.team)
-        .replace("{invite_id}", world.invite_id)
-        .replace("{person_id}", world.people["customer"])
+        path.replace("{board_id}", board)
+        .replace("{team_id}", team)
+        .replace("{invite_id}", world.invite_id if own_objects else world.second_invite_id)
+        .replace("{person_id}", world.people["customer"] if own_objects else world.second_professional)
         .replace("{token}", world.invite_token)
-        .replace("{session_id}", "0" * 32)
+        .replace("{session_id}", world.sessions[victim(persona)])
         .replace("{provider_id}", "0" * 32)
         .replace("{purpose}", "quotes")
-        .replace("{notification_id}", "0" * 32)
+        .replace("{notification_id}", world.notifications[victim(persona)])
         .replace("{kind}", "md")
+        .replace("{organisation_id}", world.organisation)
+        .replace("{programme_id}", world.programme)
+        .replace("{round_id}", world.round)
     )
 
 
@@ -244,49 +324,104 @@ MUTATING_FOR_FINGERPRINT = {
     "/teams/{team_id}/members/{person_id}/contact-person",
     "/admin/people/{person_id}/end-sessions",
 }
+#: Routes filled with someone else's object: whatever they answer, nothing may change.
+OTHERS_OBJECTS = {"/account/sessions/{session_id}/end", "/notifications/{notification_id}/dismiss"}
+FORM = {"role": "customer", "title": "T", "display_name": "Nimi"}
+
+
+def _order(route: tuple[str, str]) -> tuple[bool, bool]:
+    # Signing out last: it ends the session the other requests use; removing and erasing people
+    # and archiving the board just before.
+    return route[0].startswith("/signout"), route[0].endswith(("/remove", "/archive", "/erase", "/end-sessions"))
+
+
+def _request(client: TestClient, world: World, path: str, method: str, url: str, csrf: str) -> Any:
+    if method != "POST":
+        return client.get(url)
+    headers = {"X-CSRF-Token": csrf} if path == "/session/extend" else {}
+    data = {"csrf": csrf, **FORM, "contact_person_id": world.people["professional"]}
+    return client.post(url, data=data, headers=headers)
+
+
+def _signed_in_client(client: TestClient, world: World, persona: str) -> str:
+    if persona != "anonymous":
+        client.cookies.set("kumppani", world.tokens[persona])
+    client.get("/healthz")
+    return str(client.cookies["kumppani-csrf"])
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_every_route_for_every_persona(migrated_url: str, tmp_path: Path, persona: str) -> None:
     world = asyncio.run(build_world(migrated_url))
     with make_client(migrated_url, tmp_path) as client:
-        if persona != "anonymous":
-            client.cookies.set("kumppani", world.tokens[persona])
-        client.get("/healthz")
-        csrf = client.cookies["kumppani-csrf"]
-        # Signing out last: it ends the session the other requests use.
-        routes = sorted(
-            _routes(client.app), key=lambda r: (r[0].startswith("/signout"), r[0].endswith(("/remove", "/archive")))
-        )
-        for path, method in routes:
+        csrf = _signed_in_client(client, world, persona)
+        for path, method in sorted(_routes(client.app), key=_order):
             want = expected(path, method, persona)
             if want == "public" or path == "/static":
                 continue
-            url = _fill(path, world)
+            url = _fill(path, world, persona)
             before = asyncio.run(fingerprint(migrated_url)) if method == "POST" else None
-            if method == "POST":
-                headers = {"X-CSRF-Token": csrf} if path == "/session/extend" else {}
-                response = client.post(
-                    url,
-                    data={
-                        "csrf": csrf,
-                        "role": "customer",
-                        "title": "T",
-                        "display_name": "Nimi",
-                        "contact_person_id": world.people["professional"],
-                    },
-                    headers=headers,
-                )
-            else:
-                response = client.get(url)
+            response = _request(client, world, path, method, url, csrf)
             assert response.status_code in want, f"{persona} {method} {path}: {response.status_code}, wanted {want}"
-            refused = response.status_code in (401, 403, 404) or (
-                response.status_code == 303
-                and response.headers.get("location", "").startswith("/signin")
-                and path in MUTATING_FOR_FINGERPRINT
+            refused = (
+                response.status_code in (401, 403, 404)
+                or path in OTHERS_OBJECTS
+                or (
+                    response.status_code == 303
+                    and response.headers.get("location", "").startswith("/signin")
+                    and path in MUTATING_FOR_FINGERPRINT
+                )
             )
             if before is not None and refused:
-                assert asyncio.run(fingerprint(migrated_url)) == before, f"{persona} {path} changed something"
+                after = asyncio.run(fingerprint(migrated_url))
+                assert after == before, f"{persona} {path} changed {_changes(before, after)}"
+
+
+def _id_routes(client: TestClient, *names: str) -> list[tuple[str, str]]:
+    return [
+        (path, method)
+        for path, method in sorted(_routes(client.app), key=_order)
+        if any("{" + n + "}" in path for n in names) and not path.startswith("/admin")
+    ]
+
+
+# Everyone but the second team's own professional, the round's coach (who coaches both teams)
+# and the admin: for them the second team's objects do not exist.
+STRANGERS_TO_THE_SECOND_TEAM = [p for p in PERSONAS if p not in ("other_team", "coach", "admin")]
+
+
+@pytest.mark.parametrize("persona", STRANGERS_TO_THE_SECOND_TEAM)
+def test_another_teams_objects_do_not_exist_and_stay_as_they_were(
+    migrated_url: str, tmp_path: Path, persona: str
+) -> None:
+    world = asyncio.run(build_world(migrated_url))
+    with make_client(migrated_url, tmp_path) as client:
+        csrf = _signed_in_client(client, world, persona)
+        for path, method in _id_routes(client, "team_id", "board_id"):
+            if expected(path, method, persona) == "public":
+                continue
+            before = asyncio.run(fingerprint(migrated_url)) if method == "POST" else None
+            response = _request(client, world, path, method, _fill(path, world, persona, "other_team"), csrf)
+            want = {303} if persona == "anonymous" else {404}
+            assert response.status_code in want, f"{persona} {method} {path}: {response.status_code}, wanted {want}"
+            if before is not None:
+                after = asyncio.run(fingerprint(migrated_url))
+                assert after == before, f"{persona} {path} changed {_changes(before, after)}"
+
+
+@pytest.mark.parametrize("persona", ["professional", "coach", "customer", "admin"])
+def test_another_teams_invite_or_person_under_this_teams_path_changes_nothing(
+    migrated_url: str, tmp_path: Path, persona: str
+) -> None:
+    world = asyncio.run(build_world(migrated_url))
+    with make_client(migrated_url, tmp_path) as client:
+        csrf = _signed_in_client(client, world, persona)
+        for path, method in _id_routes(client, "invite_id", "person_id"):
+            before = asyncio.run(fingerprint(migrated_url))
+            response = _request(client, world, path, method, _fill(path, world, persona, "mixed"), csrf)
+            assert response.status_code in (303, 400, 403, 404), f"{persona} {method} {path}: {response.status_code}"
+            after = asyncio.run(fingerprint(migrated_url))
+            assert after == before, f"{persona} {path} changed {_changes(before, after)}"
 
 
 def test_every_route_has_an_expectation(migrated_url: str, tmp_path: Path) -> None:
@@ -303,7 +438,10 @@ def test_every_route_has_an_expectation(migrated_url: str, tmp_path: Path) -> No
 WS_EXPECTED = {
     # persona: (can connect, may edit, may comment)
     "customer": (True, True, True),
+    "customer2": (True, True, True),
     "professional": (True, True, True),
+    "professional2": (True, True, True),
+    "admin": (False, False, False),
     "coach": (True, False, True),
     "observer": (True, False, False),
     "outsider": (False, False, False),
@@ -364,7 +502,7 @@ async def _ws_matrix(url: str, tmp_path: Path) -> None:
             await client.connect()
             for need, command in _commands(world, cards[persona], new_id(), cards[persona]):
                 tested_types.add(type(command))
-                may_facilitate = persona in ("customer", "professional", "coach")
+                may_facilitate = persona in ("customer", "customer2", "professional", "professional2", "coach")
                 allowed = {"edit": may_edit, "comment": may_comment, "facilitate": may_facilitate}[need]
                 seq_before = owner.replica.seq
                 try:
