@@ -419,9 +419,7 @@ def test_retention_prunes_personal_data_after_the_period(migrated_url: str, seed
     )
 
 
-def test_admin_erasure_is_audited_and_csv_neutralises_formulas(
-    migrated_url: str, seeded: Seeded, tmp_path: Path
-) -> None:
+def test_admin_erasure_is_audited_and_in_the_audit_csv(migrated_url: str, seeded: Seeded, tmp_path: Path) -> None:
     from auth import directory as d
     from auth.sessions import create_session
 
@@ -429,7 +427,6 @@ def test_admin_erasure_is_audited_and_csv_neutralises_formulas(
         engine = create_engine(migrated_url)
         async with engine.begin() as conn:
             pid = await d.create_person(conn, "Aino Ylläpitäjä", is_admin=True)
-            await conn.execute(update(Person).where(Person.id == seeded.customer).values(display_name="=HYPERLINK()"))
             token = await create_session(conn, pid, absolute=timedelta(hours=1))
         await engine.dispose()
         return token
@@ -441,7 +438,7 @@ def test_admin_erasure_is_audited_and_csv_neutralises_formulas(
         assert client.post(f"/admin/people/{seeded.customer}/erase", data={"csrf": csrf}).status_code == 303
         audit_csv = client.post("/admin/audit.csv", data={"csrf": csrf})
     assert audit_csv.status_code == 200 and "account.erased" in audit_csv.text
-    assert not any(line.split(",")[0].startswith(("=", "+", "@")) for line in audit_csv.text.splitlines())
+    # Formulas in the audit CSV: test_csv_formulas.py.
     by_admin = asyncio.run(
         _db(migrated_url, select(AuditEvent.details).where(AuditEvent.action == "account.erased"), scalar=False)
     )
