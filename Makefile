@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench install services browser-deps clean lock
+.PHONY: run test lint bench mutate install services browser-deps clean lock
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Kumppani needs Python 3.11 or newer")'
@@ -37,6 +37,10 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+
+# Planted breaks of the security- and privacy-critical functions: each must make a test fail.
+mutate: install services
+	$(PY) tests/mutate.py $(MUTATE_ARGS)
 
 bench: install services
 	$(PY) -m bench.run $(BENCH_ARGS)

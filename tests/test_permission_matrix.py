@@ -26,7 +26,7 @@ from auth.invites import create_invite
 from auth.sessions import create_session
 from boards import protocol as p
 from boards.client import BoardClient, ClientError
-from conftest import LiveServer, seed_workspace, settings_for
+from conftest import LiveServer, Seeded, seed_workspace, settings_for
 from server.db import create_engine, new_id
 from server.models import metadata
 from webapp import make_client
@@ -527,3 +527,22 @@ async def _ws_matrix(url: str, tmp_path: Path) -> None:
 
 def test_every_websocket_message_type_for_every_persona(migrated_url: str, tmp_path: Path) -> None:
     asyncio.run(_ws_matrix(migrated_url, tmp_path))
+
+
+async def test_a_customer_who_has_not_accepted_the_agreement_has_no_board(
+    live: LiveServer, seeded: Seeded, migrated_url: str
+) -> None:
+    engine = create_engine(migrated_url)
+    async with engine.begin() as conn:
+        newcomer = await d.create_person(conn, "Uusi Asiakas")
+        await d.add_member(conn, seeded.team, newcomer, "customer", contact_person_id=seeded.professional)
+        token = await create_session(conn, newcomer, absolute=timedelta(hours=1))
+    await engine.dispose()
+    client = BoardClient(live.ws_url(seeded.board), cookie=f"kumppani={token}", origin=live.base)
+    with pytest.raises(ConnectionRefusedError):
+        await client.connect()
+    assert client.closed_code == p.CloseCode.NOT_FOUND
+    # The customers who have accepted it are on the board.
+    accepted = BoardClient(live.ws_url(seeded.board), cookie=seeded.cookie("customer2"), origin=live.base)
+    await accepted.connect()
+    await accepted.close()

@@ -1,0 +1,194 @@
+"""Planted breaks of the security- and privacy-critical functions, and the tests that must catch each.
+
+Each mutation replaces one exact piece of source text (which must occur exactly once
+in its file) with a broken version. ``tests/mutate.py`` applies them one at a time to
+a copy of the project and runs the listed tests there: every one must make at least
+one of them fail. ``tests/test_mutations.py`` checks on every run that each still
+applies to the current source, so a refactoring cannot silently retire one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    why: str
+    path: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+
+MUTATIONS = (
+    # ---------------------------------------------------------------- CSRF
+    Mutation(
+        "csrf-any-token",
+        "the CSRF check takes any token, not only this browser's",
+        "server/security.py",
+        "if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):",
+        "if not isinstance(sent, str) or not expected:",
+        ("tests/test_csrf.py",),
+    ),
+    Mutation(
+        "csrf-off",
+        "a form post without a CSRF token goes through",
+        "server/security.py",
+        '        raise HTTPException(403, "csrf")\n    return form',
+        "        pass\n    return form",
+        ("tests/test_csrf.py", "tests/test_invites.py"),
+    ),
+    # ---------------------------------------------------------------- safe next
+    Mutation(
+        "next-backslash",
+        "next=/\\evil.example passes (browsers read /\\ as //)",
+        "auth/redirects.py",
+        'if not form.startswith("/") or form.startswith("//") or "\\\\" in form:',
+        'if not form.startswith("/") or form.startswith("//"):',
+        ("tests/test_safe_next.py",),
+    ),
+    Mutation(
+        "next-encoded",
+        "a percent-encoded second slash passes",
+        "auth/redirects.py",
+        "for form in (value, unquote(value)):",
+        "for form in (value,):",
+        ("tests/test_safe_next.py",),
+    ),
+    Mutation(
+        "next-unchecked-on-language-switch",
+        "the language switch redirects to any next",
+        "server/pages.py",
+        '    target = safe_next(form.get("next"))\n    response = RedirectResponse(target, status_code=303)',
+        '    target = str(form.get("next", "/"))\n    response = RedirectResponse(target, status_code=303)',
+        ("tests/test_safe_next.py",),
+    ),
+    # ---------------------------------------------------------------- CSV neutralising
+    Mutation(
+        "csv-board-formulas",
+        "the board CSV writes formulas as they are",
+        "boards/board_export.py",
+        """    return "'" + text if text[:1] in ("=", "+", "-", "@", "\\t", "\\r") else text""",
+        "    return text",
+        ("tests/test_csv_formulas.py",),
+    ),
+    Mutation(
+        "csv-audit-formulas",
+        "the audit CSV writes formulas as they are",
+        "server/consent_routes.py",
+        """    return "'" + text if text[:1] in ("=", "+", "-", "@", "\\t", "\\r") else text""",
+        "    return text",
+        ("tests/test_csv_formulas.py",),
+    ),
+    # ---------------------------------------------------------------- vote hiding
+    Mutation(
+        "hidden-vote-names-voter-and-total",
+        "a hidden vote event carries the voter, their count and the total",
+        "boards/engine.py",
+        '        data = {"id": item_id, "hidden": True}',
+        '        data = {"id": item_id, "hidden": True, "person": sub.actor, "total": batch.votes_total[item_id]}',
+        ("tests/test_vote_secrecy.py",),
+    ),
+    Mutation(
+        "hidden-vote-keeps-actor",
+        "a hidden vote event is sent with its actor and op id",
+        "boards/engine.py",
+        '        return p.Event(seq=seq, type=event_type, actor=None, op="", at=at, data=data)',
+        "        return p.Event(seq=seq, type=event_type, actor=actor, op=op_id, at=at, data=data)",
+        ("tests/test_vote_secrecy.py",),
+    ),
+    Mutation(
+        "snapshot-totals-unrevealed",
+        "every snapshot carries every unrevealed total",
+        "boards/queries.py",
+        "        if board.votes_revealed:\n",
+        "        if True:\n",
+        ("tests/test_vote_secrecy.py",),
+    ),
+    Mutation(
+        "vote-stored-one-too-high",
+        "a vote is stored one too high",
+        "boards/engine.py",
+        "    batch.vote_changes[(item_id, sub.actor)] = mine\n",
+        "    batch.vote_changes[(item_id, sub.actor)] = mine + 1\n",
+        ("tests/test_convergence.py::test_replicas_snapshot_and_database_converge",),
+    ),
+    # ---------------------------------------------------------------- permissions
+    Mutation(
+        "observer-edits",
+        "an observer may edit and comment",
+        "auth/permissions.py",
+        "        return BoardAccess(role, comment=True, facilitate=True)\n    return BoardAccess(role)\n",
+        "        return BoardAccess(role, comment=True, facilitate=True)\n"
+        "    return BoardAccess(role, comment=True, edit=True)\n",
+        ("tests/test_permission_matrix.py::test_every_websocket_message_type_for_every_persona",),
+    ),
+    Mutation(
+        "round-reads-team-boards",
+        "the other teams of a round read a board that is not shared with the round",
+        "auth/permissions.py",
+        "    if remaining and round_id is not None and round_visible:",
+        "    if remaining and round_id is not None:",
+        ("tests/test_permission_matrix.py",),
+    ),
+    Mutation(
+        "customer-without-agreement",
+        "a customer reads the team's boards before accepting the agreement",
+        "auth/permissions.py",
+        "            del result[pid]\n",
+        "            pass\n",
+        ("tests/test_permission_matrix.py::test_a_customer_who_has_not_accepted_the_agreement_has_no_board",),
+    ),
+    Mutation(
+        "end-anyones-session",
+        "anyone ends anyone's session by its id",
+        "server/account_routes.py",
+        "AuthSession.id == target, AuthSession.person_id == session.person_id, AuthSession.ended_at.is_(None)",
+        "AuthSession.id == target, AuthSession.ended_at.is_(None)",
+        ("tests/test_permission_matrix.py::test_every_route_for_every_persona",),
+    ),
+    # ---------------------------------------------------------------- contact details
+    Mutation(
+        "contact-details-to-every-professional",
+        "every professional of the team sees a customer's e-mail and phone",
+        "auth/teams.py",
+        '            or (r.role == "customer" and r.contact_person_id == viewer_id)',
+        '            or (r.role == "customer" and viewer_id in {m.person_id for m in rows if m.role == "professional"})',  # noqa: E501
+        ("tests/test_sessions.py::test_only_the_contact_person_sees_a_customers_contact_details",),
+    ),
+    Mutation(
+        "contact-details-to-everyone",
+        "every member sees a customer's e-mail and phone",
+        "auth/teams.py",
+        '            or (r.role == "customer" and r.contact_person_id == viewer_id)',
+        "            or True",
+        ("tests/test_sessions.py::test_only_the_contact_person_sees_a_customers_contact_details",),
+    ),
+    # ---------------------------------------------------------------- session timeouts
+    Mutation(
+        "http-idle-ten-years",
+        "pages let a session idle for ten years",
+        "server/pages.py",
+        "idle=timedelta(minutes=state.settings.session_idle_minutes)",
+        "idle=timedelta(days=3650)",
+        ("tests/test_session_timeouts.py",),
+    ),
+    Mutation(
+        "websocket-idle-ten-years",
+        "the websocket lets a session idle for ten years",
+        "server/ws/endpoint.py",
+        "idle=timedelta(minutes=state.settings.session_idle_minutes)",
+        "idle=timedelta(days=3650)",
+        ("tests/test_session_timeouts.py",),
+    ),
+    Mutation(
+        "sign-in-lasts-ten-years",
+        "a password sign-in makes a session that lasts ten years",
+        "server/pages.py",
+        "            row.person_id,\n            absolute=timedelta(hours=state.settings.session_absolute_hours),",
+        "            row.person_id,\n            absolute=timedelta(days=3650),",
+        ("tests/test_session_timeouts.py",),
+    ),
+)
