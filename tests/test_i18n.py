@@ -109,20 +109,26 @@ def _first_argument(text: str, start: int) -> str:
     return text[start:]
 
 
+SCRIPT_CALL = re.compile(r"(?<![\w$])t\(")
+SCRIPT_LITERAL = re.compile(r"""(?:^|[?:(]|\|\|)\s*(["'])([A-Za-z0-9_.\-]+)\1""")
+SCRIPT_INDIRECT = re.compile(r"""["']((?:emotion|reaction)_[a-z_]+)["']""")
+
+
+def scan_script(text: str) -> set[str]:
+    """Keys one script passes to t(): literals, including both sides of a ?: choice (without the prefix)."""
+    found = set()
+    for match in SCRIPT_CALL.finditer(text):
+        argument = _first_argument(text, match.end()).strip()
+        found |= {lit.group(2) for lit in SCRIPT_LITERAL.finditer(argument)}
+    return found | {match.group(1) for match in SCRIPT_INDIRECT.finditer(text)}
+
+
 def script_keys() -> dict[str, str]:
-    """Keys the board's scripts pass to t(): literals, including both sides of a ?: choice."""
+    """Keys the board's scripts pass to t(), with the script they were found in."""
     found: dict[str, str] = {}
-    call = re.compile(r"(?<![\w$])t\(")
-    literal = re.compile(r"""(?:^|[?:(]|\|\|)\s*(["'])([A-Za-z0-9_.\-]+)\1""")
-    indirect = re.compile(r"""["']((?:emotion|reaction)_[a-z_]+)["']""")
     for path in _scripts():
-        text = path.read_text(encoding="utf-8")
-        for match in call.finditer(text):
-            argument = _first_argument(text, match.end()).strip()
-            for lit in literal.finditer(argument):
-                found.setdefault(JS_PREFIX + lit.group(2), path.name)
-        for match in indirect.finditer(text):
-            found.setdefault(JS_PREFIX + match.group(1), f"{path.name} (indirect)")
+        for key in sorted(scan_script(path.read_text(encoding="utf-8"))):
+            found.setdefault(JS_PREFIX + key, path.name)
     return found
 
 
@@ -234,14 +240,16 @@ def test_every_key_the_board_scripts_build_exists() -> None:
     assert not missing, "\n".join(missing)
 
 
-def test_the_scan_finds_a_missing_key(tmp_path: Path) -> None:
-    """The scanners see both plain keys and the two sides of a choice."""
-    source = 'x = t(count === 1 ? "queued_one" : "queued_many", { count }); y = this.t("online"); z = t(`field.${n}`);'
-    call = re.compile(r"(?<![\w$])t\(")
-    literal = re.compile(r"""(?:^|[?:(]|\|\|)\s*(["'])([A-Za-z0-9_.\-]+)\1""")
-    seen = {
-        lit.group(2)
-        for match in call.finditer(source)
-        for lit in literal.finditer(_first_argument(source, match.end()).strip())
-    }
-    assert seen == {"queued_one", "queued_many", "online"}
+def test_the_scan_finds_a_missing_key() -> None:
+    """The scanners the tests above use see plain keys, both sides of a choice, and a missing key."""
+    source = (
+        'x = t(count === 1 ? "queued_one" : "queued_many", { count }); y = this.t("online"); z = t(`field.${n}`);'
+        ' w = t("no_such_key_anywhere"); v = "emotion_calm";'
+    )
+    seen = scan_script(source)
+    assert seen == {"queued_one", "queued_many", "online", "no_such_key_anywhere", "emotion_calm"}
+    missing = _missing({JS_PREFIX + key: "sample" for key in seen})
+    assert f"{JS_PREFIX}no_such_key_anywhere (sample) missing in fi.json" in missing
+    template = '{{ t("nav.home") }} {{ t(\'nav.missing_key\', n=1) }} {{ t("role." + member.role) }}'
+    assert [m.group(2) for m in TEMPLATE_KEY.finditer(template)] == ["nav.home", "nav.missing_key"]
+    assert [m.group(2) for m in TEMPLATE_PREFIX.finditer(template)] == ["role."]
