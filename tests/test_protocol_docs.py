@@ -107,15 +107,46 @@ def test_message_size_limit_is_stated() -> None:
     assert "64 KiB" in doc and str(p.MAX_MESSAGE_BYTES) in doc.replace("\u202f", "").replace(" ", "")
 
 
-@pytest.mark.parametrize(
-    "struct",
-    [*p.CLIENT_MESSAGE_TYPES, *p.SERVER_MESSAGE_TYPES, *p.COMMAND_TYPES, p.Event, p.Replaced, p.PresenceEntry],
-    ids=lambda s: s.__name__,
-)
-def test_every_field_of_every_message_is_named(struct: type[msgspec.Struct]) -> None:
-    doc = _doc()
-    missing = [f for f in struct.__struct_fields__ if f"`{f}`" not in doc]
-    assert not missing, f"{struct.__name__}: fields not documented: {missing}"
+def _major(doc: str, number: int) -> str:
+    match = re.search(rf"^## {number}\. [^\n]*\n(.*?)(?=^## |\Z)", doc, flags=re.M | re.S)
+    assert match, f"docs/protocol.md has no section {number}"
+    return match.group(1)
+
+
+def _subsection(text: str, tag: str) -> str:
+    """The text under the level-3 heading that names ``tag``, up to the next heading."""
+    match = re.search(rf"^### [^\n]*`{re.escape(tag)}`[^\n]*\n(.*?)(?=^##|\Z)", text, flags=re.M | re.S)
+    assert match, f"no section documents `{tag}`"
+    return match.group(1)
+
+
+#: Where each message's fields must be named: its own section (a field named anywhere else in the
+#: document, e.g. an ``id`` of another message, does not document it).
+FIELD_SECTIONS: list[tuple[type[msgspec.Struct], int, str | None]] = [
+    *((c, 4, p.tag_of(c)) for c in p.CLIENT_MESSAGE_TYPES),
+    *((c, 5, p.tag_of(c)) for c in p.SERVER_MESSAGE_TYPES),
+    *((c, 6, p.tag_of(c)) for c in p.COMMAND_TYPES),
+    (p.Event, 7, None),
+    (p.Replaced, 5, "ack"),
+    (p.PresenceEntry, 5, "presence"),
+]
+
+
+@pytest.mark.parametrize(("struct", "number", "tag"), FIELD_SECTIONS, ids=lambda v: getattr(v, "__name__", ""))
+def test_every_field_of_every_message_is_named_in_its_own_section(
+    struct: type[msgspec.Struct], number: int, tag: str | None
+) -> None:
+    section = _major(_doc(), number)
+    if tag is not None:
+        section = _subsection(section, tag)
+    missing = [f for f in struct.__struct_fields__ if f"`{f}`" not in section and f'"{f}"' not in section]
+    assert not missing, f"{struct.__name__}: fields not documented in its section: {missing}"
+
+
+def test_the_field_check_reads_the_messages_own_section() -> None:
+    doc = "## 5. Server\n### `ack`\nThe `seq`.\n### `error`\nThe `code`.\n## 6. Commands\n"
+    assert "`code`" not in _subsection(_major(doc, 5), "ack")
+    assert "`seq`" in _subsection(_major(doc, 5), "ack")
 
 
 def test_every_item_wire_field_is_in_the_item_table() -> None:
