@@ -199,6 +199,17 @@ def test_verbosity_mine_announces_only_changes_to_my_cards(pages: Pages, live: L
     own = page.evaluate(
         "() => [...window.kumppaniBoard.store.items.values()].find((i) => i.fields.text === 'Paulan kortti').id"
     )
+    # Every text the live region is given, not only the last: a later announcement would replace
+    # an earlier one that should not have been made.
+    page.evaluate(
+        """() => {
+            const region = document.getElementById("announcer");
+            window.announcedTexts = [];
+            new MutationObserver(() => window.announcedTexts.push(region.textContent)).observe(
+                region, { childList: true, subtree: true, characterData: true }
+            );
+        }"""
+    )
     remote(
         live,
         world,
@@ -206,10 +217,13 @@ def test_verbosity_mine_announces_only_changes_to_my_cards(pages: Pages, live: L
         p.ItemCreate(
             id="othercard0001", item_type="card", fields={"text": "Kallen kortti"}, stage=world.stage, lane=world.lane
         ),
-        p.ItemUpdate(id=own, fields={"text": "Paulan kortti, Kallen lisäys"}),
     )
+    expect(card(page, "Kallen kortti")).to_be_visible()
+    remote(live, world, "customer", p.ItemUpdate(id=own, fields={"text": "Paulan kortti, Kallen lisäys"}))
     announced(page, "Kalle Asiakas muokkasi: Paulan kortti, Kallen lisäys.")
-    assert "Kallen kortti" not in page.locator("#announcer").inner_text()
+    texts = page.evaluate("() => window.announcedTexts")
+    assert any("Paulan kortti, Kallen lisäys" in t for t in texts), texts
+    assert not any("Kallen kortti" in t for t in texts), f"another's card was announced: {texts}"
     # The choice is remembered in this browser.
     page.reload()
     page.get_by_text("Asetukset", exact=True).click()

@@ -284,18 +284,25 @@ def test_focus_is_not_hidden_under_the_sticky_status_bar(pages: Pages) -> None:
     page.get_by_role("button", name="Lisää kortti: Ennen yhteydenottoa, Mitä asiakas tekee").focus()
     page.evaluate("() => window.scrollTo(0, 900)")
     page.wait_for_function("() => document.getElementById('board-bar').getBoundingClientRect().top === 0")
+    checked = 0
     for _ in range(25):
         page.keyboard.press("Shift+Tab")
-        hidden = page.evaluate(
+        where = page.evaluate(
             """() => {
                 const node = document.activeElement;
-                if (!node || !document.getElementById("board").contains(node)) return null;
+                if (!node || !document.getElementById("board").contains(node)) return {inside: false};
                 const bar = document.getElementById("board-bar").getBoundingClientRect();
                 const rect = node.getBoundingClientRect();
-                return rect.top < bar.bottom - 1 ? node.outerHTML.slice(0, 120) : null;
+                return {inside: true, hidden: rect.top < bar.bottom - 1 ? node.outerHTML.slice(0, 120) : null};
             }"""
         )
-        assert hidden is None, f"focused element under the sticky bar: {hidden}"
+        if not where["inside"]:
+            break  # focus has left the board: the bar covers nothing of it from here on
+        checked += 1
+        assert where["hidden"] is None, f"focused element under the sticky bar: {where['hidden']}"
+    # Focus went back through several of the board's controls above the scrolled-to one, each of
+    # which had to be scrolled out from under the bar.
+    assert checked >= 5, f"only {checked} focus steps stayed on the board"
     assert bar.evaluate("(node) => getComputedStyle(node).position") == "sticky"
 
 
@@ -319,8 +326,15 @@ def test_screenshots_of_the_main_pages(pages: Pages, live: LiveServer, world: Se
             if who not in tabs:
                 tabs[who] = pages.context(who, width=width, height=800).new_page()
             page = tabs[who]
-            page.goto(live.base + path)
+            response = page.goto(live.base + path)
+            # The page itself, not an error or the sign-in page it redirected to.
+            assert response is not None and response.status == 200, (name, width)
+            assert page.url == live.base + path, (name, page.url)
+            expect(page.locator("h1").first).to_be_visible()
             if path.startswith("/boards/"):
                 wait_synced(page)
                 expect(page.locator("li.item").first).to_be_visible()
-            screenshot(page, f"{name}-{width}")
+            shot = screenshot(page, f"{name}-{width}").read_bytes()
+            assert shot.startswith(b"\x89PNG\r\n\x1a\n"), name
+            # The IHDR chunk: an image of the page as wide as the window (nothing wider to scroll to).
+            assert int.from_bytes(shot[16:20], "big") == width, (name, width)
