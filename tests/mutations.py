@@ -149,6 +149,14 @@ MUTATIONS = (
         "AuthSession.id == target, AuthSession.ended_at.is_(None)",
         ("tests/test_permission_matrix.py::test_every_route_for_every_persona",),
     ),
+    Mutation(
+        "dismiss-anyones-notification",
+        "anyone marks anyone's notification read (an UPDATE: the row count stays the same)",
+        "server/consent_routes.py",
+        'Notification.id == request.path_params["notification_id"], Notification.person_id == session.person_id',
+        'Notification.id == request.path_params["notification_id"]',
+        ("tests/test_permission_matrix.py::test_every_route_for_every_persona",),
+    ),
     # ---------------------------------------------------------------- contact details
     Mutation(
         "contact-details-to-every-professional",
