@@ -8,8 +8,9 @@ The project (without the virtualenv and caches) is copied once to a temporary
 directory; each mutation is written into that copy, its tests run there with this
 interpreter (the copy comes first on ``sys.path``, ahead of the editable install),
 and the file is put back. The working tree is never touched, so an interrupted run
-leaves nothing broken behind. Only the SQLite variants run: a break of these
-functions is not specific to one database, and PostgreSQL would double the time.
+leaves nothing broken behind. Only the SQLite variants run (a break of these
+functions is not specific to one database, and PostgreSQL would double the time),
+and the browser tests only for breaks in what the browser runs.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ SKIP = shutil.ignore_patterns(
     "test-output",
     "node_modules",
 )
-PYTEST = ["-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", "not pg and not redis and not browser"]
+PYTEST = ["-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
 
 
 def apply(source: str, mutation: Mutation) -> str:
@@ -85,7 +86,11 @@ def run(mutations: list[Mutation]) -> int:
             began = time.monotonic()
             try:
                 result = subprocess.run(
-                    [sys.executable, *PYTEST, *mutation.tests], cwd=copy, env=_env(), capture_output=True, text=True
+                    [sys.executable, *PYTEST, "-m", mutation.markers, *mutation.tests],
+                    cwd=copy,
+                    env=_env(),
+                    capture_output=True,
+                    text=True,
                 )
             finally:
                 target.write_text(original, encoding="utf-8")

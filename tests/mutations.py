@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Which tests run: SQLite only, and no browser unless the break is in what the browser runs.
+SERVER_ONLY = "not pg and not redis and not browser"
+WITH_BROWSER = "not pg and not redis"
+
 
 @dataclass(frozen=True)
 class Mutation:
@@ -20,6 +24,7 @@ class Mutation:
     old: str
     new: str
     tests: tuple[str, ...]
+    markers: str = SERVER_ONLY
 
 
 MUTATIONS = (
@@ -198,5 +203,41 @@ MUTATIONS = (
         "            row.person_id,\n            absolute=timedelta(hours=state.settings.session_absolute_hours),",
         "            row.person_id,\n            absolute=timedelta(days=3650),",
         ("tests/test_session_timeouts.py",),
+    ),
+    # ---------------------------------------------------------------- the board page
+    Mutation(
+        "verbosity-mine-announces-all",
+        "with 'only my cards' chosen, the screen reader still hears everyone's changes",
+        "web/static/board-announce.js",
+        '(this.level === "mine" && !concernsMe)',
+        "false",
+        ("tests/browser/test_keyboard.py::test_verbosity_mine_announces_only_changes_to_my_cards",),
+        WITH_BROWSER,
+    ),
+    Mutation(
+        "focus-under-the-status-bar",
+        "a focused control may scroll under the sticky status bar",
+        "web/static/board.js",
+        'document.documentElement.style.scrollPaddingTop = sticky ? `${bar.offsetHeight + 8}px` : "";',
+        'document.documentElement.style.scrollPaddingTop = "";',
+        ("tests/browser/test_pages.py::test_focus_is_not_hidden_under_the_sticky_status_bar",),
+        WITH_BROWSER,
+    ),
+    # ---------------------------------------------------------------- the checks of the checks
+    Mutation(
+        "protocol-doc-field-only-elsewhere",
+        "a command's field is named elsewhere in the protocol document but not in its own section",
+        "docs/protocol.md",
+        "| `after`, `before` | item id or null | neighbours in the target cell, see [order keys]",
+        "| `after` | item id or null | neighbours in the target cell, see [order keys]",
+        ("tests/test_protocol_docs.py",),
+    ),
+    Mutation(
+        "catalogue-scan-misses-choices",
+        "the catalogue scan sees only the first side of a ?: choice of keys",
+        "tests/test_i18n.py",
+        'SCRIPT_LITERAL = re.compile(r"""(?:^|[?:(]|\\|\\|)\\s*(["\'])([A-Za-z0-9_.\\-]+)\\1""")',
+        'SCRIPT_LITERAL = re.compile(r"""(?:^|[(])\\s*(["\'])([A-Za-z0-9_.\\-]+)\\1""")',
+        ("tests/test_i18n.py",),
     ),
 )

@@ -42,7 +42,8 @@ def test_each_planted_break_applies_to_the_current_source(mutation: Mutation) ->
     source = (ROOT / mutation.path).read_text(encoding="utf-8")
     mutated = apply(source, mutation)
     assert mutated != source
-    ast.parse(mutated)  # still Python: the break is in behaviour, not a syntax error
+    if mutation.path.endswith(".py"):
+        ast.parse(mutated)  # still Python: the break is in behaviour, not a syntax error
 
 
 @pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda m: m.name)
