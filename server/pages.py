@@ -170,7 +170,12 @@ async def signin_page(request: Request) -> Response:
         return RedirectResponse("/", status_code=303)
     async with _state(request).engine.connect() as conn:
         providers = await enabled_providers(conn)
-    context = {"error": None, "username": "", "providers": providers, "next": request.query_params.get("next")}
+    context = {
+        "error": None,
+        "username": "",
+        "providers": providers,
+        "next": safe_next(request.query_params.get("next")),
+    }
     return render(request, "signin.html", context)
 
 
@@ -503,7 +508,7 @@ async def welcome_submit(request: Request) -> Response:
     problem = "welcome.name_missing" if not name else "welcome.identity_code" if contains_identity_code(name) else None
     if problem is not None:
         # Asked again, still on the way to where they were going.
-        context = {"name": "", "error": problem, "next": str(form.get("next", "/"))}
+        context = {"name": "", "error": problem, "next": safe_next(form.get("next"))}
         return render(request, "welcome.html", context, status=400, session=session)
     async with _state(request).engine.begin() as conn:
         await conn.execute(update(Person).where(Person.id == session.person_id).values(display_name=name))
