@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench mutate install services browser-deps clean lock
+.PHONY: run test lint bench mutate install services browser-deps nginx clean lock
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Kumppani needs Python 3.11 or newer")'
@@ -30,7 +30,10 @@ services:
 browser-deps:
 	@bash .ci/browser-deps.sh
 
-test: install services browser-deps
+nginx:
+	@bash .ci/nginx.sh
+
+test: install services browser-deps nginx
 	$(PY) -m pytest
 
 lint: install
@@ -42,7 +45,7 @@ lint: install
 mutate: install services
 	$(PY) tests/mutate.py $(MUTATE_ARGS)
 
-bench: install services
+bench: install services nginx
 	$(PY) -m bench.run $(BENCH_ARGS)
 
 # Refresh the pinned versions after changing pyproject.toml's dependencies.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import secrets
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -137,8 +138,11 @@ class BoardClient:
         origin: str | None = None,
         on_event: Callable[[p.Event], None] | None = None,
         record_frames: bool = False,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.url = url
+        #: For ``wss://`` behind a proxy whose certificate the system does not trust (tests, benchmarks).
+        self.tls = tls
         self.cookie = cookie
         self.origin = origin
         self.replica = BoardReplica()
@@ -168,12 +172,15 @@ class BoardClient:
         if self.cookie:
             headers.append(("Cookie", self.cookie))
         self._synced.clear()
+        # Only for wss://: websockets refuses an ssl argument with a ws:// address.
+        tls: dict[str, Any] = {"ssl": self.tls} if self.tls is not None else {}
         self._ws = await websockets.connect(
             self.url,
             additional_headers=headers,
             origin=websockets.Origin(self.origin) if self.origin else None,
             max_size=2**22,
             compression=None,
+            **tls,
         )
         self.closed_code = None
         since = self.replica.seq if (resume if resume is not None else self.replica.seq > 0) else None
