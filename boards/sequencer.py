@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import server.metrics as metrics
 from boards import protocol as p
 from boards.engine import Limits, Outcome, Submission, apply_batch_sync, apply_batch_unlocked
 from server.db import TransactionRunner
@@ -154,11 +155,14 @@ class Sequencer:
                     del self._load[board_id]
 
     async def _write(self, board_id: str, batch: list[_Pending]) -> None:
+        started = time.perf_counter()
         try:
             outcomes = await self._transaction(board_id, [b.submission for b in batch])
         except Exception:
             if len(batch) == 1:
                 log.exception("operation failed", extra={"board": board_id})
+                if (m := metrics.current) is not None:
+                    m.errors.labels("write").inc()
                 outcomes = [
                     Outcome(
                         batch[0].submission.op_id,
@@ -174,6 +178,11 @@ class Sequencer:
                 for pending in batch:
                     await self._write(board_id, [pending])
                 return
+        if (m := metrics.current) is not None:
+            m.transaction_seconds.observe(time.perf_counter() - started)
+            m.batch_size.observe(len(batch))
+            for o in outcomes:
+                m.operations.labels("refused" if o.error else "duplicate" if o.duplicate else "applied").inc()
         events = [o.event for o in outcomes if o.event is not None]
         if events:
             frame = p.encode(p.Ops(ops=events))
@@ -182,6 +191,8 @@ class Sequencer:
             except Exception:
                 # Committed is committed: listeners catch up from the database.
                 log.exception("publish failed after commit", extra={"board": board_id})
+                if (m := metrics.current) is not None:
+                    m.errors.labels("publish").inc()
         if self._publish_to_person is not None:
             for pending, outcome in zip(batch, outcomes, strict=True):
                 if outcome.own_votes is not None:

@@ -7,17 +7,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from boards.engine import Limits
 from boards.sequencer import Sequencer
+from server import metrics
 from server.broadcast import backend_for
 from server.db import TransactionRunner, create_engine
 from server.logs import request_id
@@ -79,6 +80,75 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"ready": True})
 
 
+async def metrics_page(request: Request) -> Response:
+    """Prometheus text format, for a scraper that sends the metrics token; 404 when metrics are off."""
+    state: AppState = request.app.state.kumppani
+    token = state.settings.metrics_token
+    instruments = metrics.current
+    if token is None or instruments is None:
+        return PlainTextResponse("Not found", status_code=404)
+    given = request.headers.get("authorization", "")
+    if not secrets.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return PlainTextResponse(
+            "The metrics need the bearer token.", status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+    body, content_type = instruments.exposition()
+    return Response(body, media_type=content_type)
+
+
+def _read_at_scrape(instruments: metrics.Instruments, state: AppState) -> None:
+    """What the hub, outbox and write router count anyway."""
+    hub, writes = state.hub, state.writes
+    readings: list[tuple[str, str, metrics.Kind, Callable[[], float]]] = [
+        ("kumppani_connections", "Open board connections in this process", "gauge", lambda: len(hub.all_connections())),
+        ("kumppani_outbox_queued", "Messages waiting to be published to Redis", "gauge", lambda: len(hub.outbox)),
+        (
+            "kumppani_outbox_dropped",
+            "Operation and presence messages dropped from a full outbox",
+            "counter",
+            lambda: hub.outbox.dropped,
+        ),
+        (
+            "kumppani_forwarded_operations",
+            "Operations sent to the board's writer in another process",
+            "counter",
+            lambda: writes.forwarded,
+        ),
+        (
+            "kumppani_written_for_others",
+            "Operations written here for another process's clients",
+            "counter",
+            lambda: writes.written_for_others,
+        ),
+        (
+            "kumppani_forward_fallbacks",
+            "Forwarded operations written here after all (no answer, or declined)",
+            "counter",
+            lambda: writes.fallbacks,
+        ),
+        (
+            "kumppani_forwards_declined_late",
+            "Forwards declined because they came after their deadline",
+            "counter",
+            lambda: writes.declined_late,
+        ),
+        (
+            "kumppani_forwards_declined_out_of_order",
+            "Forwards declined after a missing one",
+            "counter",
+            lambda: writes.declined_out_of_order,
+        ),
+        (
+            "kumppani_gathering_waits",
+            "Batches that waited 2 ms to gather operations",
+            "counter",
+            lambda: state.sequencer.gathering_waits,
+        ),
+    ]
+    for reading in readings:
+        instruments.read_at_scrape(*reading)
+
+
 def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset()) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -98,6 +168,8 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
             extra_origins=extra_origins,
         )
         app.state.kumppani = state
+        if settings.metrics_token is not None:
+            _read_at_scrape(metrics.enable(), state)
         await hub.start()
         if not hub.single_process:
             await hub.serve_inbox(writes.inbox, writes.on_message)
@@ -111,6 +183,7 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
             await writer.close()
             await hub.stop()
             await engine.dispose()
+            metrics.disable()
 
     from server.a11y_routes import a11y_routes
     from server.account_routes import account_routes
@@ -126,6 +199,7 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics_page),
         WebSocketRoute("/ws/boards/{board_id}", board_socket),
         *team_routes(),
         *account_routes(),

@@ -58,6 +58,8 @@ class Settings:
     privacy_controller: str = ""
     privacy_contact: str = ""
     privacy_dpo: str = ""
+    #: Bearer token for ``GET /metrics``; unset: no metrics, and prometheus-client is never imported.
+    metrics_token: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -173,6 +175,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     log_level = env.get("KUMPPANI_LOG_LEVEL", "INFO").strip().upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(f"KUMPPANI_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {log_level!r}.")
+    metrics_token = env.get("KUMPPANI_METRICS_TOKEN", "").strip() or None
+    if metrics_token is not None and len(metrics_token) < 24:
+        raise SettingsError("KUMPPANI_METRICS_TOKEN must be at least 24 characters long (or unset: no metrics).")
 
     return Settings(
         database_url=database_url,
@@ -194,4 +199,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         privacy_controller=_text(env, "KUMPPANI_PRIVACY_CONTROLLER"),
         privacy_contact=_text(env, "KUMPPANI_PRIVACY_CONTACT"),
         privacy_dpo=_text(env, "KUMPPANI_PRIVACY_DPO"),
+        metrics_token=metrics_token,
     )

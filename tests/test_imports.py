@@ -23,6 +23,7 @@ LEAVES = {
     "server.broadcast.base",
     "server.broadcast.memory",
     "server.broadcast.redis",
+    "server.metrics",  # recorded at the engine's, hub's and router's timing points
 }
 OURS = ("server", "boards", "auth", "web")
 
@@ -81,7 +82,10 @@ def test_leaves_import_nothing_of_ours() -> None:
 
 #: Never needed to serve boards, pages or password sign-in: each is megabytes kept
 #: resident for a process's whole life (see docs/performance.md, "Memory").
-NOT_AT_START = ("alembic", "mako", "authlib", "joserfc", "cryptography", "httpx", "fpdf", "PIL", "fontTools")
+NOT_AT_START = (
+    *("alembic", "mako", "authlib", "joserfc", "cryptography", "httpx", "fpdf", "PIL", "fontTools"),
+    "prometheus_client",  # only with KUMPPANI_METRICS_TOKEN set (decision 30b)
+)
 
 _SERVE_LIKE = """
 import asyncio, json, sys

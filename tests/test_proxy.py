@@ -37,6 +37,7 @@ from server.migrate import upgrade
 pytestmark = [pytest.mark.pg, pytest.mark.redis, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
 BOARDS = 6
+METRICS_TOKEN = "proxy-test-metrics-" + "m" * 20
 
 
 @pytest.fixture
@@ -78,6 +79,7 @@ class KumppaniProcess:
             "KUMPPANI_OPS_PER_SECOND": "1000",
             "KUMPPANI_OPS_BURST": "1000",
             "KUMPPANI_LOG_LEVEL": "WARNING",
+            "KUMPPANI_METRICS_TOKEN": METRICS_TOKEN,
         }
         self.log_path = data_dir / f"server-{self.port}.log"
         with open(self.log_path, "wb") as log:
@@ -108,6 +110,22 @@ class KumppaniProcess:
             for c in psutil.Process(self.proc.pid).net_connections(kind="tcp")
             if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == self.port
         )
+
+    def metrics(self) -> dict[str, float]:
+        """This process's metrics, read as Prometheus would: samples by name and labels."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        answer = httpx.get(
+            f"http://127.0.0.1:{self.port}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=5
+        )
+        assert answer.status_code == 200, answer.text
+        samples = {}
+        for family in text_string_to_metric_families(answer.text):
+            for sample in family.samples:
+                labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()) if k != "le")
+                if "le" not in sample.labels:
+                    samples[sample.name + (f"{{{labels}}}" if labels else "")] = sample.value
+        return samples
 
     def stop(self) -> int:
         """SIGTERM, as systemd or Kubernetes stops a process; its exit status."""
@@ -253,6 +271,11 @@ async def test_edits_through_nginx_reach_every_client_and_the_database(cluster: 
         assert answer.status_code == 200 and answer.headers["x-request-id"]
         insecure = await http.get(f"http://127.0.0.1:{cluster.proxy.http_port}/", follow_redirects=False)
         assert insecure.status_code == 301
+        # The metrics are each process's own, scraped at its address; the proxy does not pass them on.
+        outside = await http.get(f"{cluster.proxy.base}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert outside.status_code == 404
+        tokenless = await http.get(f"http://127.0.0.1:{cluster.processes[0].port}/metrics")
+        assert tokenless.status_code == 401
 
     clients = {
         board.id: [cluster.client(board, "professional"), cluster.client(board, "customer")] for board in cluster.boards
@@ -283,6 +306,23 @@ async def test_edits_through_nginx_reach_every_client_and_the_database(cluster: 
 
     await asyncio.gather(*[write(b, c, 8) for b, board_clients in clients.items() for c in board_clients])
     await _assert_clients_match_database(cluster, clients, sent)
+
+    # What the processes report adds up to what the database holds.
+    scraped = [await asyncio.to_thread(process.metrics) for process in cluster.processes]
+
+    def total(name: str) -> float:
+        return sum(s.get(name, 0.0) for s in scraped)
+
+    written = sum(len(op_ids) for op_ids in sent.values())
+    assert total("kumppani_operations_total{outcome=applied}") == written
+    assert total("kumppani_batch_operations_sum") == written
+    assert 0 < total("kumppani_transaction_seconds_count") <= written
+    assert total("kumppani_connections") == sum(len(c) for c in clients.values())
+    assert total("kumppani_fanout_seconds_count") >= total("kumppani_transaction_seconds_count")
+    # The first board had a client straight at each process: one of them forwarded to the other.
+    assert total("kumppani_forwarded_operations_total") >= 8
+    assert total("kumppani_written_for_others_total") > 0
+    assert total("kumppani_errors_total{kind=write}") == total("kumppani_outbox_dropped_total") == 0
     for board_clients in clients.values():
         for client in board_clients:
             await client.close()

@@ -39,6 +39,7 @@ def test_generated_secret_key_is_kept_private_and_reused(tmp_path: Path) -> None
         ({"KUMPPANI_ENV": "production", "KUMPPANI_BASE_URL": "https://k.example"}, "KUMPPANI_SECRET_KEY"),
         ({"KUMPPANI_ENV": "production", "KUMPPANI_SECRET_KEY": "k" * 40}, "KUMPPANI_BASE_URL"),
         ({"KUMPPANI_SESSION_IDLE_MINUTES": "soon"}, "KUMPPANI_SESSION_IDLE_MINUTES"),
+        ({"KUMPPANI_METRICS_TOKEN": "guessable"}, "KUMPPANI_METRICS_TOKEN"),
     ],
 )
 def test_bad_setting_names_the_variable(tmp_path: Path, env: dict[str, str], variable: str) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from boards import protocol as p
+from server import metrics
 from server.ws.fastproto import SendFramed, frame_text
 
 log = logging.getLogger("kumppani.ws")
@@ -157,6 +158,8 @@ class Connection:
         self._queue.append((-1, Outgoing.of(p.Resync(seq=self.seq))))
         self._ensure_writer()
         log.info("connection fell behind; asked to resync", extra={"board": self.board_id})
+        if (m := metrics.current) is not None:
+            m.resyncs.inc()
 
     def _ensure_writer(self) -> None:
         if self._writer is None and self._queue and not self._paused and not self.closed:

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from boards import protocol as p
 from boards.models import Board
 from boards.queries import events_between
+from server import metrics
 from server.broadcast.base import BroadcastBackend, Published, Reconnected
 from server.broadcast.memory import MemoryBackend
 from server.broadcast.outbox import Outbox
@@ -203,8 +205,11 @@ class Hub:
     @staticmethod
     def _send(group: _BoardGroup, last: int, frame: Outgoing) -> None:
         group.delivered = last
+        started = time.perf_counter()
         for conn in group.connections:
             conn.deliver(last, frame)
+        if (m := metrics.current) is not None:
+            m.fanout_seconds.observe(time.perf_counter() - started)
 
     async def _fill_gap(self, board_id: str, group: _BoardGroup) -> None:
         """Wait a moment for the frames that close a gap; read what is still missing from the database.
@@ -264,9 +269,13 @@ class Hub:
                     )
                 if not events:
                     break
+                if (m := metrics.current) is not None:
+                    m.catch_ups.inc()
                 self._send(group, events[-1].seq, Outgoing.of(p.Ops(ops=events)))
         except Exception:
             log.exception("catch-up from the database failed", extra={"board": board_id})
+            if (m := metrics.current) is not None:
+                m.errors.labels("catch_up").inc()
         finally:
             pending, group.pending = group.pending, []
             group.busy = False
