@@ -273,14 +273,18 @@ def run(processes: int, *, boards: int, per_board: int, rate: float, seconds: fl
             if not line.startswith("READY"):
                 raise RuntimeError(f"a load generator failed to connect: {line!r}")
         tree = [psutil.Process(s.pid) for s in servers]
-        cpu_before = sum(p.cpu_times().user + p.cpu_times().system for p in tree)
+        load = [psutil.Process(p.pid) for p in procs]
+        assert proxy.proc is not None
+        nginx = [psutil.Process(proxy.proc.pid), *psutil.Process(proxy.proc.pid).children()]
+        cpu_before = [_cpu(group) for group in (tree, load, nginx)]
         start = time.monotonic_ns() + 200_000_000
         for proc in procs:
             assert proc.stdin is not None
             proc.stdin.write(f"GO {start}\n")
             proc.stdin.flush()
         time.sleep(seconds + 0.2)
-        cpu_after = sum(p.cpu_times().user + p.cpu_times().system for p in tree)
+        cpu_after = [_cpu(group) for group in (tree, load, nginx)]
+        busy = [100 * (after - before) / seconds for before, after in zip(cpu_before, cpu_after, strict=True)]
         results = []
         for proc in procs:
             out, _ = proc.communicate(timeout=300)
@@ -299,7 +303,9 @@ def run(processes: int, *, boards: int, per_board: int, rate: float, seconds: fl
             "p99_ms": _percentile(latencies, 0.99),
             "errors": sum(r["errors"] for r in results),
             "clients_unlike_database": sum(r["mismatched"] for r in results),
-            "server_cpu_percent": 100 * (cpu_after - cpu_before) / seconds,
+            "server_cpu_percent": busy[0],
+            "client_cpu_percent": busy[1],
+            "nginx_cpu_percent": busy[2],
         }
     finally:
         for server in servers:
@@ -309,6 +315,11 @@ def run(processes: int, *, boards: int, per_board: int, rate: float, seconds: fl
         if proxy is not None:
             proxy.stop()
         drop_pg_database(url)
+
+
+def _cpu(processes: list[psutil.Process]) -> float:
+    times = [p.cpu_times() for p in processes]
+    return float(sum(t.user + t.system for t in times))
 
 
 def _wait_http(url: str, timeout: float = 30) -> None:
@@ -339,7 +350,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(asyncio.run(generate(json.loads(Path(args.generate).read_text())))), flush=True)
         return 0
     print(f"machine: {psutil.cpu_count()} CPUs, load average {psutil.getloadavg()[0]:.1f} before the runs")
-    header = "processes  clients  ops/s  deliveries/s  p50 ms  p95 ms  p99 ms  errors  unlike db  server CPU %"
+    header = (
+        "processes  clients  ops/s  deliveries/s  p50 ms  p95 ms  p99 ms  errors  unlike db"
+        "  CPU % servers / load generators / nginx"
+    )
     print(header)
     for n in args.processes:
         r = run(
@@ -353,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{r['processes']:>9}  {r['clients']:>7}  {r['ops_per_second']:>5.0f}  {r['deliveries_per_second']:>12.0f}"
             f"  {r['p50_ms']:>6.1f}  {r['p95_ms']:>6.1f}  {r['p99_ms']:>6.1f}  {r['errors']:>6}"
-            f"  {r['clients_unlike_database']:>9}  {r['server_cpu_percent']:>12.0f}",
+            f"  {r['clients_unlike_database']:>9}  {r['server_cpu_percent']:>7.0f} / {r['client_cpu_percent']:.0f}"
+            f" / {r['nginx_cpu_percent']:.0f}",
             flush=True,
         )
     return 0
