@@ -172,6 +172,8 @@ def expected(route: str, method: str, persona: str) -> set[int] | str:
         return "public"
     if route == "/lang":
         return "public"
+    if route == "/metrics":  # only with KUMPPANI_METRICS_TOKEN and its bearer token; a session never opens it
+        return {404}
     if route in ("/", "/welcome", "/account/sessions"):
         return {200, 303} if signed_in else {303}
     if route in ("/signout", "/signout/everywhere"):
