@@ -228,6 +228,7 @@ async def database_state(url: str, board_id: str) -> dict[str, Any]:
                         Item.order_key,
                         Item.fields,
                         Item.version,
+                        Item.author_id,
                     ).where(Item.board_id == board_id, Item.deleted_seq.is_(None))
                 )
             ).all()
