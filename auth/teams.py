@@ -95,8 +95,13 @@ async def team_access(conn: AsyncConnection, team_id: str, person_id: str) -> Te
     return TeamAccess(team.id, team.name, role, team.phase, team.round_id, agreed)
 
 
-async def members(conn: AsyncConnection, team_id: str, viewer_id: str) -> list[MemberView]:
-    """The team's members; contact details only where the viewer may see them."""
+async def members(
+    conn: AsyncConnection, team_id: str, viewer_id: str, *, contact_details: bool = True
+) -> list[MemberView]:
+    """The team's members; contact details only where the viewer may see them.
+
+    ``contact_details=False`` (a coach of the round) shows nobody's e-mail or phone but the viewer's own.
+    """
     contact = Person.__table__.alias("contact")
     rows = (
         await conn.execute(
@@ -119,10 +124,8 @@ async def members(conn: AsyncConnection, team_id: str, viewer_id: str) -> list[M
     ).all()
     result = []
     for r in rows:
-        visible = (
-            r.person_id == viewer_id
-            or (r.role == "customer" and r.contact_person_id == viewer_id)
-            or (r.role != "customer")
+        visible = r.person_id == viewer_id or (
+            contact_details and ((r.role == "customer" and r.contact_person_id == viewer_id) or r.role != "customer")
         )
         # A customer's contact details: the customer and their contact person only.
         result.append(

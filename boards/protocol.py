@@ -295,7 +295,33 @@ class Votes(ServerMessage, tag="votes"):
     used: int
 
 
-AnyServerMessage = Welcome | Snapshot | Ops | Synced | Ack | Error | Presence | PresenceChanged | Resync | Pong | Votes
+
+class DashboardTeam(Struct, omit_defaults=True):
+    """One team of a round on the coach's dashboard: counts only, never who."""
+
+    team: str
+    name: str
+    phase: str
+    boards: int
+    customers: int
+    agreements: int
+    open_tests: int
+    finished_tests: int
+    last_activity: str | None = None
+    latest_update: str | None = None
+
+
+class Dashboard(ServerMessage, tag="dashboard"):
+    """On ``/ws/rounds/{round_id}/dashboard``: every team first (``full``), then the teams that changed."""
+
+    round: str
+    teams: list[DashboardTeam]
+    full: bool = False
+
+
+AnyServerMessage = (
+    Welcome | Snapshot | Ops | Synced | Ack | Error | Presence | PresenceChanged | Resync | Pong | Votes | Dashboard
+)
 SERVER_MESSAGE_TYPES: tuple[type[ServerMessage], ...] = AnyServerMessage.__args__  # type: ignore[attr-defined]
 
 EVENT_TYPES = (

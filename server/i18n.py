@@ -65,6 +65,26 @@ PROFESSIONAL_PREFIXES = (
     "share.create",
     "share.revoke",
     "share.ready",
+    # Coaching rounds: what the round's coaches steer (customers read the schedule and the round's timer)
+    "dashboard.",
+    "exercise.",
+    "facilitation.",
+    "side.",
+    "home.rounds_link",
+    "schedule.error.",
+    "schedule.kind_label",
+    "schedule.session_title",
+    "schedule.date",
+    "schedule.start",
+    "schedule.end",
+    "schedule.place",
+    "schedule.online_url",
+    "schedule.agenda",
+    "schedule.add",
+    "schedule.save",
+    "schedule.change_named",
+    "schedule.remove_named",
+    "schedule.unchanged",
 )
 
 

@@ -9,7 +9,7 @@ from starlette.routing import BaseRoute, Route
 
 from auth import consent, invites, roles, teams
 from auth.hetu import contains_identity_code
-from auth.models import INVITE_ROLES, Membership
+from auth.models import INVITE_ROLES, Membership, Round
 from boards.catalogue import create_board
 from boards.models import Board
 from boards.templates import TEMPLATE_NAMES
@@ -30,7 +30,8 @@ async def _team_context(request: Request, *, status: int = 200, **extra: object)
         access = await teams.team_access(conn, team_id, session.person_id)
         if access is None:
             return error_page(request, 404, session=session)
-        people = await teams.members(conn, team_id, session.person_id)
+        # A coach steers the round's teams but is not one of them: no one's contact details.
+        people = await teams.members(conn, team_id, session.person_id, contact_details=access.role != "coach")
         statuses: dict[str, str] = {}
         if access.role in ("professional", "coach"):
             for m in people:
@@ -45,6 +46,11 @@ async def _team_context(request: Request, *, status: int = 200, **extra: object)
         ).all()
         open_invites = await invites.open_invites(conn, team_id) if access.can_invite else []
         active = set(await roles.active_professionals(conn, team_id))
+        round_name = (
+            (await conn.execute(select(Round.name).where(Round.id == access.round_id))).scalar()
+            if access.round_id
+            else None
+        )
     professionals = [m for m in people if m.role == "professional" and m.person_id in active]
     return render(
         request,
@@ -55,6 +61,7 @@ async def _team_context(request: Request, *, status: int = 200, **extra: object)
             "facilitators": [m for m in people if m.is_facilitator],
             "names_contacts": access.role == "professional" and access.agreed,
             "boards": boards,
+            "round_name": round_name,
             "invites": open_invites,
             "professionals": professionals,
             "roles": INVITE_ROLES,
@@ -164,7 +171,7 @@ async def remove_member(request: Request) -> Response:
         access = await teams.team_access(conn, team_id, session.person_id)
         if access is None:
             return error_page(request, 404, session=session)
-        if access.role != "professional" and access.role != "coach":
+        if access.role != "professional" or not access.agreed:
             return error_page(request, 403, session=session)
         try:
             removed = await teams.remove_member(conn, team_id, person_id, session.person_id)
@@ -198,6 +205,7 @@ async def new_board(request: Request) -> Response:
             # The same guard as renaming the board on the websocket (board.set).
             return await _team_context(request, status=400, form_error="team.board_identity_code")
         board_id = await create_board(conn, title, template, team_id=team_id)
+    await _state(request).hub.team_changed(team_id)  # the coach's dashboard counts the new board
     return RedirectResponse(f"/boards/{board_id}", status_code=303)
 
 

@@ -209,10 +209,25 @@ def expected(route: str, method: str, persona: str) -> set[int] | str:
             return {303}
         # The first customer's return link: the customer or their own contact person only.
         return {200} if persona in ("professional", "customer") else ({403} if member else {404})
-    if route == "/teams/{team_id}/members/{person_id}/remove":
+    if route == "/teams/{team_id}/members/{person_id}/remove":  # a coach steers teams but removes no one
         if not signed_in:
             return {303}
-        return {303} if role in ("professional", "coach") else ({403} if member else {404})
+        return {303} if role == "professional" else ({403} if member else {404})
+    if route in ("/programmes", "/rounds", "/me/calendar.ics"):
+        return {200} if signed_in else {303}
+    if route.startswith("/rounds/{round_id}"):
+        # The second team is in the same round; the admin manages every round.
+        in_round = member or persona == "other_team" or admin
+        if not signed_in:
+            return {303}
+        if not in_round:
+            return {404}
+        if method == "GET":
+            return {200}
+        if persona not in ("coach", "admin"):
+            return {403}
+        # The matrix's form lacks a kind (400); no schedule session has the id sent (404).
+        return {404} if route.endswith("/remove") else {400}
     if route == "/teams/{team_id}/members/{person_id}/contact-person":
         if not signed_in:
             return {303}
@@ -313,7 +328,10 @@ def _routes(app: Any) -> list[tuple[str, str]]:
 
 
 MUTATING_FOR_FINGERPRINT = {
-    "/teams/{team_id}/members/{person_id}/assisted-consent",
+    "/teams/{team_id    "/rounds/{round_id}/sessions",
+    "/rounds/{round_id}/sessions/{session_id}",
+    "/rounds/{round_id}/sessions/{session_id}/remove",
+}/members/{person_id}/assisted-consent",
     "/admin/people/{person_id}/erase",
     "/admin/audit.csv",
     "/me/export.json",
@@ -436,7 +454,7 @@ def test_every_route_has_an_expectation(migrated_url: str, tmp_path: Path) -> No
         for path, method in _routes(client.app):
             expected(path, method, "customer")
         ws = [r.path for r in client.app.routes if isinstance(r, WebSocketRoute)]
-    assert ws == ["/ws/boards/{board_id}"]
+    assert ws == ["/ws/boards/{board_id}", "/ws/rounds/{round_id}/dashboard"]
 
 
 # ------------------------------------------------------------------ websocket message types
@@ -556,3 +574,39 @@ async def test_a_customer_who_has_not_accepted_the_agreement_has_no_board(
     accepted = BoardClient(live.ws_url(seeded.board), cookie=seeded.cookie("customer2"), origin=live.base)
     await accepted.connect()
     await accepted.close()
+
+
+async def _dashboard_matrix(url: str, tmp_path: Path) -> None:
+    import json
+
+    import websockets
+
+    world = await build_world(url)
+    server = LiveServer(settings_for(url, tmp_path)).start()
+    try:
+        for persona in PERSONAS:
+            headers = [] if persona == "anonymous" else [("Cookie", f"kumppani={world.tokens[persona]}")]
+            async with websockets.connect(
+                f"ws://127.0.0.1:{server.port}/ws/rounds/{world.round}/dashboard",
+                additional_headers=headers,
+                origin=websockets.Origin(server.base),
+            ) as ws:
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), 5)
+                except websockets.ConnectionClosed as closed:
+                    want = p.CloseCode.UNAUTHENTICATED if persona == "anonymous" else p.CloseCode.NOT_FOUND
+                    assert persona != "coach" and closed.rcvd is not None and closed.rcvd.code == want, persona
+                    continue
+            assert persona == "coach", f"{persona} opened the coach's dashboard"
+            frame = json.loads(raw)
+            team = next(t for t in frame["teams"] if t["team"] == world.team)
+            # Counts only: how many customers and accepted agreements, never who.
+            assert (team["customers"], team["agreements"]) == (1, 1)
+            # (The customer's display name in this world is "customer".)
+            assert '"customer"' not in str(raw) and world.people["customer"] not in str(raw)
+    finally:
+        server.stop()
+
+
+def test_only_the_coach_opens_the_dashboard_and_it_holds_counts_only(migrated_url: str, tmp_path: Path) -> None:
+    asyncio.run(_dashboard_matrix(migrated_url, tmp_path))

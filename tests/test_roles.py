@@ -285,13 +285,15 @@ def test_removing_a_contact_person_hands_their_customers_over_and_revokes_their_
 def test_the_last_professional_cannot_be_removed_from_their_customers(migrated_url: str, tmp_path: Path) -> None:
     crew = asyncio.run(_crew(migrated_url))
     with make_client(migrated_url, tmp_path) as client:
-        # The coach first removes Pekka (no customers of his), then tries Fanni, the customer's only professional.
+        # Fanni first removes Pekka (no customers of his), then tries herself, the customer's only professional.
         assert (
-            _post(client, crew, "coach", f"/teams/{crew.team}/members/{crew.people['professional']}/remove").status_code
+            _post(
+                client, crew, "facilitator", f"/teams/{crew.team}/members/{crew.people['professional']}/remove"
+            ).status_code
             == 303
         )
         before = asyncio.run(_rows(migrated_url, Membership, Invite, Notification))
-        answer = _post(client, crew, "coach", f"/teams/{crew.team}/members/{crew.people['facilitator']}/remove")
+        answer = _post(client, crew, "facilitator", f"/teams/{crew.team}/members/{crew.people['facilitator']}/remove")
         assert answer.status_code == 409
         assert "Asiakkaille ei jäisi yhteyshenkilöä" in answer.text
         assert asyncio.run(_rows(migrated_url, Membership, Invite, Notification)) == before
@@ -333,7 +335,9 @@ def test_erasing_the_only_professional_of_customers_is_refused_and_changes_nothi
     crew = asyncio.run(_crew(migrated_url))
     with make_client(migrated_url, tmp_path) as client:
         assert (
-            _post(client, crew, "coach", f"/teams/{crew.team}/members/{crew.people['professional']}/remove").status_code
+            _post(
+                client, crew, "facilitator", f"/teams/{crew.team}/members/{crew.people['professional']}/remove"
+            ).status_code
             == 303
         )
         before = asyncio.run(_rows(migrated_url, Membership, Invite, Person, Notification))

@@ -75,6 +75,8 @@ class Hub:
         self._heartbeat: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._inbox: tuple[str, Callable[[bytes], None]] | None = None
+        #: Channel -> callbacks told that something happened there (a coach's dashboard, say).
+        self._watchers: dict[str, set[Callable[[str], None]]] = {}
 
     @property
     def single_process(self) -> bool:
@@ -116,7 +118,8 @@ class Hub:
         if group is None:
             group = _BoardGroup()
             self._boards[conn.board_id] = group
-            await self.backend.subscribe(self._channel(conn.board_id))
+            if self._channel(conn.board_id) not in self._watchers:
+                await self.backend.subscribe(self._channel(conn.board_id))
             group.delivered = await self._head(conn.board_id)
         group.connections.add(conn)
 
@@ -128,7 +131,8 @@ class Hub:
         group.connections.discard(conn)
         if not group.connections:
             del self._boards[conn.board_id]
-            await self.backend.unsubscribe(self._channel(conn.board_id))
+            if self._channel(conn.board_id) not in self._watchers:
+                await self.backend.unsubscribe(self._channel(conn.board_id))
 
     def connections(self, board_id: str) -> set[Connection]:
         group = self._boards.get(board_id)
@@ -145,6 +149,45 @@ class Hub:
         async with self.engine.connect() as conn:
             return int((await conn.execute(select(Board.seq).where(Board.id == board_id))).scalar() or 0)
 
+    # ------------------------------------------------------------ watchers
+
+    async def watch(self, channel: str, callback: Callable[[str], None]) -> None:
+        """Call ``callback(channel)`` whenever operations or a change notice arrive on ``channel``.
+
+        Channels are ``board:<id>`` (every committed operation of the board) and
+        ``team:<id>`` (:meth:`team_changed`); a watcher reads the new state itself.
+        """
+        watchers = self._watchers.get(channel)
+        if watchers is None:
+            watchers = self._watchers[channel] = set()
+            if channel.removeprefix("board:") not in self._boards:
+                await self.backend.subscribe(channel)
+        watchers.add(callback)
+
+    async def unwatch(self, channel: str, callback: Callable[[str], None]) -> None:
+        watchers = self._watchers.get(channel)
+        if watchers is None:
+            return
+        watchers.discard(callback)
+        if not watchers:
+            del self._watchers[channel]
+            if channel.removeprefix("board:") not in self._boards:
+                await self.backend.unsubscribe(channel)
+
+    def _tell_watchers(self, channel: str) -> None:
+        for callback in list(self._watchers.get(channel, ())):
+            try:
+                callback(channel)
+            except Exception:
+                log.exception("a watcher failed", extra={"channel": channel})
+
+    async def team_changed(self, team_id: str) -> None:
+        """After commit: a team's boards, members, consents or updates changed (not an operation)."""
+        channel = f"team:{team_id}"
+        self._tell_watchers(channel)
+        if not self._single_process:
+            self.outbox.put(channel, _header(self.origin, 0, 0))
+
     # ------------------------------------------------------------ publishing
 
     async def publish_ops(self, board_id: str, first: int, last: int, frame: bytes) -> None:
@@ -155,6 +198,8 @@ class Hub:
             # travels while the local fan-out runs, instead of after it and the acks.
             await asyncio.sleep(0)
         self._deliver(board_id, first, last, Outgoing(frame))
+        if self._watchers:
+            self._tell_watchers(self._channel(board_id))
 
     async def publish_control(self, board_id: str, message: p.ServerMessage) -> None:
         """Presence and board-level notices: not in the ops stream, no sequence numbers."""
@@ -316,6 +361,10 @@ class Hub:
             self._inbox[1](event.data)
             return
         header, _, frame = event.data.partition(b"\n")
+        if event.channel.startswith("team:"):
+            if not header.startswith(self.origin.encode() + b" "):
+                self._tell_watchers(event.channel)
+            return
         if event.channel == CONTROL_CHANNEL:
             if not header.startswith(self.origin.encode() + b" "):
                 self._apply_kick(msgspec.json.decode(frame))
@@ -335,6 +384,8 @@ class Hub:
             self._deliver_control(board_id, Outgoing(frame), person[0] if person else None)
         else:
             self._deliver(board_id, first, last, Outgoing(frame))
+            if self._watchers:
+                self._tell_watchers(event.channel)
 
     # ------------------------------------------------------------ access changes
 

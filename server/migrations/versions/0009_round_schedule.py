@@ -1,0 +1,41 @@
+"""coaching rounds: a session's place, online link, agenda and calendar sequence
+
+Revision ID: 0009_round_schedule
+Revises: 0008_admin_roles
+Create Date: 2026-12-04
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+import server.db
+
+
+revision = '0009_round_schedule'
+down_revision = '0008_admin_roles'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('scheduled_session', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('place', sa.String(length=300), nullable=True))
+        batch_op.add_column(sa.Column('online_url', sa.String(length=500), nullable=True))
+        batch_op.add_column(sa.Column('agenda', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('sequence', sa.Integer(), nullable=False, server_default='0'))
+        batch_op.add_column(
+            sa.Column(
+                'updated_at',
+                server.db.UTCDateTime(timezone=True),
+                nullable=False,
+                server_default=sa.text('CURRENT_TIMESTAMP'),
+            )
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('scheduled_session', schema=None) as batch_op:
+        for column in ('updated_at', 'sequence', 'agenda', 'online_url', 'place'):
+            batch_op.drop_column(column)

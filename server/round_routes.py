@@ -1,0 +1,203 @@
+"""Programmes and coaching rounds: the schedule of sessions, its calendar files and the coach's dashboard.
+
+Everyone in a round's team reads its schedule; coaches of the programme and
+admins change it and see the dashboard (counts only). A round that is none of
+the person's answers 404.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+
+from auth import schedule
+from auth.sessions import SessionInfo
+from boards.round_dashboard import team_summaries
+from server.i18n import Translator, locale_of
+from server.pages import app_state as _state
+from server.pages import error_page, render, require_session
+from server.security import csrf_form
+from server.ws.round_socket import dashboard_socket
+
+
+def _kind_names(t: Translator) -> dict[str, str]:
+    return {kind: t(f"schedule.kind.{kind}") for kind in schedule.SESSION_KINDS}
+
+
+def _host(request: Request) -> str:
+    return urlsplit(_state(request).settings.base_url).netloc or "kumppani"
+
+
+async def programmes_page(request: Request) -> Response:
+    session = await require_session(request)
+    if not isinstance(session, SessionInfo):
+        return session
+    async with _state(request).engine.connect() as conn:
+        programmes = await schedule.visible_programmes(conn, session.person_id)
+    return render(request, "programmes.html", {"programmes": programmes}, session=session)
+
+
+async def rounds_page(request: Request) -> Response:
+    session = await require_session(request)
+    if not isinstance(session, SessionInfo):
+        return session
+    async with _state(request).engine.connect() as conn:
+        rounds = await schedule.visible_rounds(conn, session.person_id)
+        upcoming = await schedule.sessions(conn, [r.id for r in rounds])
+    return render(
+        request,
+        "rounds.html",
+        {"rounds": rounds, "sessions": upcoming, "local": schedule.local},
+        session=session,
+    )
+
+
+async def _round_page(
+    request: Request, session: SessionInfo, *, error: str | None = None, status: int = 200
+) -> Response:
+    round_id = request.path_params["round_id"]
+    async with _state(request).engine.connect() as conn:
+        access = await schedule.round_access(conn, round_id, session.person_id)
+        if access is None:
+            return error_page(request, 404, session=session)
+        sessions = await schedule.sessions(conn, [round_id])
+        teams = await schedule.round_teams(conn, round_id)
+        summaries = await team_summaries(conn, round_id) if access.manages else []
+    return render(
+        request,
+        "round.html",
+        {
+            "round": access,
+            "sessions": sessions,
+            "teams": teams,
+            "summaries": summaries,
+            "kinds": schedule.SESSION_KINDS,
+            "local": schedule.local,
+            "form_error": error,
+        },
+        status=status,
+        session=session,
+    )
+
+
+async def round_page(request: Request) -> Response:
+    session = await require_session(request)
+    if not isinstance(session, SessionInfo):
+        return session
+    return await _round_page(request, session)
+
+
+def _form_values(form: object) -> dict[str, str]:
+    fields = ("kind", "title", "date", "start", "end", "place", "online_url", "agenda")
+    return {name: str(form.get(name, "")) for name in fields}  # type: ignore[attr-defined]
+
+
+async def _manage(request: Request) -> tuple[SessionInfo, schedule.RoundAccess] | Response:
+    session = await require_session(request)
+    if not isinstance(session, SessionInfo):
+        return session
+    async with _state(request).engine.connect() as conn:
+        access = await schedule.round_access(conn, request.path_params["round_id"], session.person_id)
+    if access is None:
+        return error_page(request, 404, session=session)
+    if not access.manages:
+        return error_page(request, 403, session=session)
+    return session, access
+
+
+async def add_session(request: Request) -> Response:
+    form = await csrf_form(request)
+    allowed = await _manage(request)
+    if isinstance(allowed, Response):
+        return allowed
+    session, access = allowed
+    try:
+        data = schedule.parse_session(_form_values(form))
+    except schedule.ScheduleError as exc:
+        return await _round_page(request, session, error=f"schedule.error.{exc.reason}", status=exc.status)
+    async with _state(request).engine.begin() as conn:
+        await schedule.add_session(conn, access.round_id, data, session.person_id)
+    return RedirectResponse(f"/rounds/{access.round_id}?saved=1#schedule", status_code=303)
+
+
+async def change_session(request: Request) -> Response:
+    form = await csrf_form(request)
+    allowed = await _manage(request)
+    if isinstance(allowed, Response):
+        return allowed
+    session, access = allowed
+    try:
+        data = schedule.parse_session(_form_values(form))
+        async with _state(request).engine.begin() as conn:
+            changed = await schedule.change_session(
+                conn, access.round_id, request.path_params["session_id"], data, session.person_id
+            )
+    except schedule.ScheduleError as exc:
+        return await _round_page(request, session, error=f"schedule.error.{exc.reason}", status=exc.status)
+    return RedirectResponse(f"/rounds/{access.round_id}?saved={int(changed)}#schedule", status_code=303)
+
+
+async def remove_session(request: Request) -> Response:
+    await csrf_form(request)
+    allowed = await _manage(request)
+    if isinstance(allowed, Response):
+        return allowed
+    session, access = allowed
+    try:
+        async with _state(request).engine.begin() as conn:
+            await schedule.remove_session(conn, access.round_id, request.path_params["session_id"], session.person_id)
+    except schedule.ScheduleError as exc:
+        return await _round_page(request, session, error=f"schedule.error.{exc.reason}", status=exc.status)
+    return RedirectResponse(f"/rounds/{access.round_id}?saved=1#schedule", status_code=303)
+
+
+def _ics(body: str, filename: str) -> Response:
+    return Response(
+        body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+async def round_calendar(request: Request) -> Response:
+    session = await require_session(request)
+    if not isinstance(session, SessionInfo):
+        return session
+    round_id = request.path_params["round_id"]
+    async with _state(request).engine.connect() as conn:
+        access = await schedule.round_access(conn, round_id, session.person_id)
+        if access is None:
+            return error_page(request, 404, session=session)
+        rows = await schedule.sessions(conn, [round_id])
+    t = Translator(locale_of(request))
+    name = f"{access.programme_name}: {access.round_name}"
+    return _ics(schedule.calendar(name, rows, _host(request), _kind_names(t)), f"round-{round_id}.ics")
+
+
+async def my_calendar(request: Request) -> Response:
+    """Every session of every round the person coaches or has a team in."""
+    session = await require_session(request)
+    if not isinstance(session, SessionInfo):
+        return session
+    async with _state(request).engine.connect() as conn:
+        rounds = await schedule.visible_rounds(conn, session.person_id)
+        rows = await schedule.sessions(conn, [r.id for r in rounds])
+    t = Translator(locale_of(request))
+    return _ics(schedule.calendar(t("schedule.my_calendar"), rows, _host(request), _kind_names(t)), "kumppani.ics")
+
+
+def round_routes() -> list[BaseRoute]:
+    return [
+        Route("/programmes", programmes_page, methods=["GET"]),
+        Route("/rounds", rounds_page, methods=["GET"]),
+        Route("/rounds/{round_id}", round_page, methods=["GET"]),
+        Route("/rounds/{round_id}/calendar.ics", round_calendar, methods=["GET"]),
+        Route("/rounds/{round_id}/sessions", add_session, methods=["POST"]),
+        Route("/rounds/{round_id}/sessions/{session_id}", change_session, methods=["POST"]),
+        Route("/rounds/{round_id}/sessions/{session_id}/remove", remove_session, methods=["POST"]),
+        Route("/me/calendar.ics", my_calendar, methods=["GET"]),
+        WebSocketRoute("/ws/rounds/{round_id}/dashboard", dashboard_socket),
+    ]

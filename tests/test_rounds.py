@@ -1,0 +1,284 @@
+"""Coaching rounds: programmes and rounds pages, the schedule and its calendar files, what a coach
+sees of a team (counts, never who) and the coach's live dashboard."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import websockets
+from sqlalchemy import select, update
+from starlette.testclient import TestClient
+
+from auth import consent
+from auth import directory as d
+from auth.models import Membership, Person, ScheduledSession
+from auth.sessions import create_session
+from boards import protocol as p
+from boards.catalogue import create_board
+from boards.client import BoardClient
+from conftest import LiveServer, settings_for
+from server.db import create_engine
+from webapp import make_client
+
+
+@dataclass
+class Round:
+    programme: str
+    round: str
+    teams: dict[str, str]
+    boards: dict[str, str]
+    people: dict[str, str]
+    tokens: dict[str, str]
+
+
+async def _round(url: str) -> Round:
+    """A programme with a round of two teams of different organisations; in the first team two
+    customers, one of whom has accepted the agreement; a coach; someone of another programme."""
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        org_a = await d.create_organisation(conn, "Itäkunta")
+        org_b = await d.create_organisation(conn, "Länsikunta")
+        programme = await d.create_programme(conn, "Sujuvat palvelut")
+        round_id = await d.create_round(conn, programme, "Kierros 1")
+        other_programme = await d.create_programme(conn, "Muu ohjelma")
+        teams = {
+            "a": await d.create_team(conn, "Kotihoito", org_a, round_id),
+            "b": await d.create_team(conn, "Perhekeskus", org_b, round_id),
+        }
+        people = {
+            "coach": await d.create_person(conn, "Veera Valmentaja", email="veera@example.org"),
+            "pro": await d.create_person(conn, "Paula Ammattilainen", email="paula@example.org"),
+            "pro_b": await d.create_person(conn, "Pirjo Toinen", email="pirjo@example.org"),
+            "customer": await d.create_person(conn, "Kalle Asiakas", email="kalle@example.org"),
+            "customer2": await d.create_person(conn, "Kaisa Uusi"),
+            "other_coach": await d.create_person(conn, "Olli Muuvalmentaja"),
+        }
+        for who, phone in (("pro", "0401234567"), ("customer", "0507654321")):
+            await conn.execute(update(Person).where(Person.id == people[who]).values(phone=phone))
+        await d.add_programme_coach(conn, programme, people["coach"])
+        await d.add_programme_coach(conn, other_programme, people["other_coach"])
+        await d.add_member(conn, teams["a"], people["pro"], "professional")
+        await d.add_member(conn, teams["b"], people["pro_b"], "professional")
+        await d.add_member(conn, teams["a"], people["customer"], "customer", contact_person_id=people["pro"])
+        await d.add_member(conn, teams["a"], people["customer2"], "customer", contact_person_id=people["pro"])
+        text = await consent.current_text(conn, "agreement", teams["a"], "fi")
+        await consent.give(conn, people["customer"], "agreement", text, team_id=teams["a"])
+        boards = {key: await create_board(conn, "Asiakaspolku", "journey", team_id=team) for key, team in teams.items()}
+        tokens = {key: await create_session(conn, pid, absolute=timedelta(hours=1)) for key, pid in people.items()}
+    await engine.dispose()
+    return Round(programme, round_id, teams, boards, people, tokens)
+
+
+def _as(client: TestClient, world: Round, who: str) -> str:
+    client.cookies.set("kumppani", world.tokens[who])
+    page = client.get("/rounds")
+    match = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert match
+    return match.group(1)
+
+
+def _post(client: TestClient, world: Round, who: str, path: str, **data: str) -> Any:
+    return client.post(path, data={"csrf": _as(client, world, who), **data})
+
+
+def _sessions(url: str) -> list[Any]:
+    async def read() -> list[Any]:
+        engine = create_engine(url)
+        async with engine.connect() as conn:
+            rows = list((await conn.execute(select(ScheduledSession))).all())
+        await engine.dispose()
+        return rows
+
+    return asyncio.run(read())
+
+
+WORKSHOP = {
+    "kind": "workshop",
+    "title": "Työpaja 1: asiakasymmärrys",
+    "date": "2027-01-15",
+    "start": "09:00",
+    "end": "12:00",
+    "place": "Kunnantalo, sali 2",
+    "online_url": "https://meet.example.org/tyopaja1",
+    "agenda": "Asiakaspolku ja persoonat",
+}
+
+
+def test_programmes_and_rounds_pages_show_only_ones_own(migrated_url: str, tmp_path: Path) -> None:
+    world = asyncio.run(_round(migrated_url))
+    with make_client(migrated_url, tmp_path) as client:
+        for who in ("coach", "pro", "customer"):
+            _as(client, world, who)
+            assert "Sujuvat palvelut" in client.get("/programmes").text, who
+            assert "Kierros 1" in client.get("/rounds").text, who
+            assert client.get(f"/rounds/{world.round}").status_code == 200, who
+        _as(client, world, "other_coach")
+        assert "Sujuvat palvelut" not in client.get("/programmes").text
+        assert "Muu ohjelma" in client.get("/programmes").text
+        assert client.get(f"/rounds/{world.round}").status_code == 404
+        assert client.get(f"/rounds/{world.round}/calendar.ics").status_code == 404
+        client.cookies.clear()
+        assert client.get("/rounds").status_code == 303
+
+
+def test_a_coach_schedules_a_session_in_helsinki_time_and_the_calendar_shows_it(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    world = asyncio.run(_round(migrated_url))
+    with make_client(migrated_url, tmp_path) as client:
+        assert _post(client, world, "coach", f"/rounds/{world.round}/sessions", **WORKSHOP).status_code == 303
+        page = client.get(f"/rounds/{world.round}").text
+        assert "15.01.2027 09.00–12.00" in page and "Kunnantalo, sali 2" in page
+        # A member of a team of the round reads the schedule and gets it as a calendar.
+        _as(client, world, "customer")
+        assert "Työpaja 1: asiakasymmärrys" in client.get(f"/rounds/{world.round}").text
+        ics = client.get("/me/calendar.ics")
+        assert ics.headers["content-type"].startswith("text/calendar")
+        body = ics.text.replace("\r\n ", "")
+        # 09:00 in Helsinki in January (UTC+2) is 07:00 UTC.
+        assert "DTSTART:20270115T070000Z" in body and "DTEND:20270115T100000Z" in body
+        assert "SEQUENCE:0" in body and "SUMMARY:Työpaja 1: asiakasymmärrys" in body
+        assert "LOCATION:Kunnantalo\\, sali 2" in body
+        assert all(len(line.encode()) <= 75 for line in ics.text.split("\r\n"))
+        _as(client, world, "other_coach")
+        assert "VEVENT" not in client.get("/me/calendar.ics").text
+
+
+def test_moving_a_session_keeps_its_uid_and_raises_its_sequence(migrated_url: str, tmp_path: Path) -> None:
+    world = asyncio.run(_round(migrated_url))
+    with make_client(migrated_url, tmp_path) as client:
+        _post(client, world, "coach", f"/rounds/{world.round}/sessions", **WORKSHOP)
+        (session,) = _sessions(migrated_url)
+        before = client.get(f"/rounds/{world.round}/calendar.ics").text
+        uid = re.search(r"UID:(\S+)", before)
+        assert uid and session.id in uid.group(1)
+        moved = {**WORKSHOP, "date": "2027-06-15", "start": "10:00", "end": "11:30"}
+        answer = _post(client, world, "coach", f"/rounds/{world.round}/sessions/{session.id}", **moved)
+        assert answer.status_code == 303
+        after = client.get(f"/rounds/{world.round}/calendar.ics").text
+        assert f"UID:{uid.group(1)}" in after and after.count("BEGIN:VEVENT") == 1
+        assert "SEQUENCE:1" in after
+        # 10:00 in Helsinki in June (UTC+3) is 07:00 UTC.
+        assert "DTSTART:20270615T070000Z" in after and "DTEND:20270615T083000Z" in after
+        # Saving it unchanged does not raise the sequence.
+        _post(client, world, "coach", f"/rounds/{world.round}/sessions/{session.id}", **moved)
+        assert "SEQUENCE:1" in client.get(f"/rounds/{world.round}/calendar.ics").text
+
+
+def test_bad_sessions_are_refused_with_a_reason_and_change_nothing(migrated_url: str, tmp_path: Path) -> None:
+    world = asyncio.run(_round(migrated_url))
+    with make_client(migrated_url, tmp_path) as client:
+        cases = {
+            "Valitse tapaamisen laji": {"kind": "party"},
+            "Anna tapaamiselle otsikko": {"title": "  "},
+            "Anna päivä ja kellonaika": {"date": "15.1.2027"},
+            "ei voi päättyä ennen": {"end": "08:00"},
+            "pitää alkaa https://": {"online_url": "javascript:alert(1)"},
+        }
+        for message, change in cases.items():
+            answer = _post(client, world, "coach", f"/rounds/{world.round}/sessions", **{**WORKSHOP, **change})
+            assert answer.status_code == 400, change
+            assert message in answer.text, change
+        assert _sessions(migrated_url) == []
+        # Team members read the schedule but do not change it; others do not see the round at all.
+        assert _post(client, world, "pro", f"/rounds/{world.round}/sessions", **WORKSHOP).status_code == 403
+        assert _post(client, world, "customer", f"/rounds/{world.round}/sessions", **WORKSHOP).status_code == 403
+        assert _post(client, world, "other_coach", f"/rounds/{world.round}/sessions", **WORKSHOP).status_code == 404
+        assert _sessions(migrated_url) == []
+        assert "Uusi tapaaminen" not in client.get(f"/rounds/{world.round}").text
+
+
+def test_a_coach_sees_counts_only_on_the_team_page_and_cannot_remove_members(migrated_url: str, tmp_path: Path) -> None:
+    world = asyncio.run(_round(migrated_url))
+    with make_client(migrated_url, tmp_path) as client:
+        _as(client, world, "coach")
+        page = client.get(f"/teams/{world.teams['a']}").text
+        assert "Asiakkaita 2, sopimuksen hyväksyneitä 1" in page
+        for secret in ("paula@example.org", "0401234567", "kalle@example.org", "0507654321", "Sopimus:"):
+            assert secret not in page, secret
+        assert "Poista tiimistä" not in page
+        answer = _post(client, world, "coach", f"/teams/{world.teams['a']}/members/{world.people['customer2']}/remove")
+        assert answer.status_code == 403
+        # The round page: every team with its counts, no one's name or contact details.
+        round_page = client.get(f"/rounds/{world.round}").text
+        assert "Kotihoito" in round_page and "Perhekeskus" in round_page
+        for secret in ("Kalle", "Kaisa", "paula@example.org"):
+            assert secret not in round_page, secret
+        # The professional still sees the customer's contact details as their contact person.
+        _as(client, world, "pro")
+        assert "kalle@example.org" in client.get(f"/teams/{world.teams['a']}").text
+
+    async def still_member() -> bool:
+        engine = create_engine(migrated_url)
+        async with engine.connect() as conn:
+            row = (
+                await conn.execute(select(Membership.id).where(Membership.person_id == world.people["customer2"]))
+            ).first()
+        await engine.dispose()
+        return row is not None
+
+    assert asyncio.run(still_member())
+
+
+async def _frame(ws: Any, timeout: float = 5) -> dict[str, Any]:
+    raw = await asyncio.wait_for(ws.recv(), timeout)
+    frame: dict[str, Any] = json.loads(raw)
+    return frame
+
+
+async def _dashboard(url: str, tmp_path: Path) -> None:
+    world = await _round(url)
+    server = LiveServer(settings_for(url, tmp_path)).start()
+    dashboard_url = f"ws://127.0.0.1:{server.port}/ws/rounds/{world.round}/dashboard"
+    origin = websockets.Origin(server.base)
+    try:
+        async with websockets.connect(
+            dashboard_url, additional_headers=[("Cookie", f"kumppani={world.tokens['coach']}")], origin=origin
+        ) as ws:
+            raw_first = await asyncio.wait_for(ws.recv(), 5)
+            first = json.loads(raw_first)
+            assert first["t"] == "dashboard" and first["full"] is True
+            teams = {t["name"]: t for t in first["teams"]}
+            assert set(teams) == {"Kotihoito", "Perhekeskus"}
+            assert (teams["Kotihoito"]["customers"], teams["Kotihoito"]["agreements"]) == (2, 1)
+            assert teams["Kotihoito"]["open_tests"] == 0 and "last_activity" not in teams["Kotihoito"]
+            for secret in ("Kalle", "Kaisa", world.people["customer"], "example.org"):
+                assert secret not in raw_first, secret
+            # A professional of team B plans a test on their board: the dashboard hears of it.
+            pro_b = BoardClient(
+                server.ws_url(world.boards["b"]), cookie=f"kumppani={world.tokens['pro_b']}", origin=server.base
+            )
+            await pro_b.connect()
+            await pro_b.call(
+                p.ItemCreate(id="testcard01", item_type="test", fields={"what": "Soitto", "status": "running"})
+            )
+            changed = await _frame(ws)
+            assert changed["t"] == "dashboard" and "full" not in changed
+            assert [t["name"] for t in changed["teams"]] == ["Perhekeskus"]
+            assert changed["teams"][0]["open_tests"] == 1 and changed["teams"][0]["last_activity"]
+            await pro_b.call(p.ItemUpdate(id="testcard01", fields={"status": "done"}))
+            done = await _frame(ws)
+            assert (done["teams"][0]["open_tests"], done["teams"][0]["finished_tests"]) == (0, 1)
+            await pro_b.close()
+        # Nobody but the round's coaches (and admins) opens the dashboard.
+        for who in ("pro", "customer", "other_coach"):
+            async with websockets.connect(
+                dashboard_url, additional_headers=[("Cookie", f"kumppani={world.tokens[who]}")], origin=origin
+            ) as ws:
+                try:
+                    await asyncio.wait_for(ws.recv(), 5)
+                    raise AssertionError(f"{who} got a dashboard frame")
+                except websockets.ConnectionClosed as closed:
+                    assert closed.rcvd is not None and closed.rcvd.code == p.CloseCode.NOT_FOUND, who
+    finally:
+        server.stop()
+
+
+def test_the_coach_dashboard_updates_live_with_counts_only(migrated_url: str, tmp_path: Path) -> None:
+    asyncio.run(_dashboard(migrated_url, tmp_path))
