@@ -46,6 +46,8 @@ class Board(Base):
     share_token_hash: Mapped[str | None] = mapped_column(String(64))
     share_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     timer_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set on the boards a coach pushed to every team of a round at once (boards.exercises).
+    exercise_id: Mapped[str | None] = mapped_column(String(32), index=True)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

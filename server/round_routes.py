@@ -15,7 +15,9 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from auth import schedule
 from auth.sessions import SessionInfo
+from boards import exercises
 from boards.round_dashboard import team_summaries
+from boards.templates import TEMPLATE_NAMES
 from server.i18n import Translator, locale_of
 from server.pages import app_state as _state
 from server.pages import error_page, render, require_session
@@ -66,6 +68,7 @@ async def _round_page(
         sessions = await schedule.sessions(conn, [round_id])
         teams = await schedule.round_teams(conn, round_id)
         summaries = await team_summaries(conn, round_id) if access.manages else []
+        pushed = await exercises.exercises(conn, round_id) if access.manages else []
     return render(
         request,
         "round.html",
@@ -74,6 +77,8 @@ async def _round_page(
             "sessions": sessions,
             "teams": teams,
             "summaries": summaries,
+            "exercises": pushed,
+            "templates": TEMPLATE_NAMES,
             "kinds": schedule.SESSION_KINDS,
             "local": schedule.local,
             "form_error": error,
@@ -154,6 +159,50 @@ async def remove_session(request: Request) -> Response:
     return RedirectResponse(f"/rounds/{access.round_id}?saved=1#schedule", status_code=303)
 
 
+async def push_exercise(request: Request) -> Response:
+    """The coach creates a board from a template in every team of the round at once."""
+    form = await csrf_form(request)
+    allowed = await _manage(request)
+    if isinstance(allowed, Response):
+        return allowed
+    session, access = allowed
+    state = _state(request)
+    try:
+        async with state.engine.begin() as conn:
+            _, teams = await exercises.push_exercise(
+                conn,
+                access.round_id,
+                str(form.get("title", "")),
+                str(form.get("template", "")),
+                session.person_id,
+                locale_of(request),
+            )
+    except exercises.ExerciseError as exc:
+        return await _round_page(request, session, error=f"exercise.error.{exc.reason}", status=exc.status)
+    for team_id in teams:
+        await state.hub.team_changed(team_id)
+    return RedirectResponse(f"/rounds/{access.round_id}?pushed=1#exercises", status_code=303)
+
+
+async def remove_exercise(request: Request) -> Response:
+    await csrf_form(request)
+    allowed = await _manage(request)
+    if isinstance(allowed, Response):
+        return allowed
+    session, access = allowed
+    state = _state(request)
+    try:
+        async with state.engine.begin() as conn:
+            teams = await exercises.remove_exercise(
+                conn, access.round_id, request.path_params["exercise_id"], session.person_id
+            )
+    except exercises.ExerciseError as exc:
+        return await _round_page(request, session, error=f"exercise.error.{exc.reason}", status=exc.status)
+    for team_id in teams:
+        await state.hub.team_changed(team_id)
+    return RedirectResponse(f"/rounds/{access.round_id}?saved=1#exercises", status_code=303)
+
+
 def _ics(body: str, filename: str) -> Response:
     return Response(
         body,
@@ -198,6 +247,8 @@ def round_routes() -> list[BaseRoute]:
         Route("/rounds/{round_id}/sessions", add_session, methods=["POST"]),
         Route("/rounds/{round_id}/sessions/{session_id}", change_session, methods=["POST"]),
         Route("/rounds/{round_id}/sessions/{session_id}/remove", remove_session, methods=["POST"]),
+        Route("/rounds/{round_id}/exercises", push_exercise, methods=["POST"]),
+        Route("/rounds/{round_id}/exercises/{exercise_id}/remove", remove_exercise, methods=["POST"]),
         Route("/me/calendar.ics", my_calendar, methods=["GET"]),
         WebSocketRoute("/ws/rounds/{round_id}/dashboard", dashboard_socket),
     ]

@@ -226,7 +226,7 @@ def expected(route: str, method: str, persona: str) -> set[int] | str:
             return {200}
         if persona not in ("coach", "admin"):
             return {403}
-        # The matrix's form lacks a kind (400); no schedule session has the id sent (404).
+        # The coach's form lacks a kind or a template (400); nothing has the id sent (404).
         return {404} if route.endswith("/remove") else {400}
     if route == "/teams/{team_id}/members/{person_id}/contact-person":
         if not signed_in:
@@ -312,6 +312,7 @@ def _fill(path: str, world: World, persona: str, scope: str = "own") -> str:
         .replace("{organisation_id}", world.organisation)
         .replace("{programme_id}", world.programme)
         .replace("{round_id}", world.round)
+        .replace("{exercise_id}", "0" * 32)
     )
 
 
@@ -343,6 +344,11 @@ MUTATING_FOR_FINGERPRINT = {
     "/teams/{team_id}/members/{person_id}/return-link",
     "/teams/{team_id}/members/{person_id}/contact-person",
     "/admin/people/{person_id}/end-sessions",
+    "/rounds/{round_id}/sessions",
+    "/rounds/{round_id}/sessions/{session_id}",
+    "/rounds/{round_id}/sessions/{session_id}/remove",
+    "/rounds/{round_id}/exercises",
+    "/rounds/{round_id}/exercises/{exercise_id}/remove",
 }
 #: Routes filled with someone else's object: whatever they answer, nothing may change.
 OTHERS_OBJECTS = {"/account/sessions/{session_id}/end", "/notifications/{notification_id}/dismiss"}

@@ -282,3 +282,66 @@ async def _dashboard(url: str, tmp_path: Path) -> None:
 
 def test_the_coach_dashboard_updates_live_with_counts_only(migrated_url: str, tmp_path: Path) -> None:
     asyncio.run(_dashboard(migrated_url, tmp_path))
+
+
+def _boards_of(url: str, exercise: bool = True) -> list[Any]:
+    from boards.models import Board
+
+    async def read() -> list[Any]:
+        engine = create_engine(url)
+        async with engine.connect() as conn:
+            query = select(Board.id, Board.team_id, Board.title, Board.exercise_id)
+            if exercise:
+                query = query.where(Board.exercise_id.is_not(None))
+            rows = list((await conn.execute(query)).all())
+        await engine.dispose()
+        return rows
+
+    return asyncio.run(read())
+
+
+def test_a_coach_pushes_an_exercise_to_every_team_and_takes_it_back_while_empty(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    world = asyncio.run(_round(migrated_url))
+    with make_client(migrated_url, tmp_path) as client:
+        exercise = {"title": "Persoonat", "template": "persona"}
+        # Members of the teams do not push exercises; bad input changes nothing.
+        assert _post(client, world, "pro", f"/rounds/{world.round}/exercises", **exercise).status_code == 403
+        bad = _post(client, world, "coach", f"/rounds/{world.round}/exercises", title="Persoonat", template="nope")
+        assert bad.status_code == 400 and "Valitse pohja listasta" in bad.text
+        assert _boards_of(migrated_url) == []
+        assert _post(client, world, "coach", f"/rounds/{world.round}/exercises", **exercise).status_code == 303
+        pushed = _boards_of(migrated_url)
+        assert sorted(b.team_id for b in pushed) == sorted(world.teams.values())
+        assert len({b.exercise_id for b in pushed}) == 1
+        # Each team sees it among its boards.
+        for who, team in (("pro", "a"), ("pro_b", "b")):
+            _as(client, world, who)
+            assert "Persoonat" in client.get(f"/teams/{world.teams[team]}").text
+        _as(client, world, "coach")
+        page = client.get(f"/rounds/{world.round}").text
+        assert "Poista harjoitus kaikilta tiimeiltä: Persoonat" in page
+        remove = f"/rounds/{world.round}/exercises/{pushed[0].exercise_id}/remove"
+        assert _post(client, world, "coach", remove).status_code == 303
+        assert _boards_of(migrated_url) == []
+        # Pushed again and worked on by one team: it stays.
+        _post(client, world, "coach", f"/rounds/{world.round}/exercises", **exercise)
+        pushed = _boards_of(migrated_url)
+
+    async def edit() -> None:
+        server = LiveServer(settings_for(migrated_url, tmp_path)).start()
+        try:
+            board = next(b.id for b in pushed if b.team_id == world.teams["b"])
+            pro_b = BoardClient(server.ws_url(board), cookie=f"kumppani={world.tokens['pro_b']}", origin=server.base)
+            await pro_b.connect()
+            await pro_b.call(p.ItemCreate(id="persona001", item_type="persona", fields={"name": "Aino"}))
+            await pro_b.close()
+        finally:
+            server.stop()
+
+    asyncio.run(edit())
+    with make_client(migrated_url, tmp_path) as client:
+        refused = _post(client, world, "coach", f"/rounds/{world.round}/exercises/{pushed[0].exercise_id}/remove")
+        assert refused.status_code == 409 and "ainakin yksi tiimi on jo työstänyt" in refused.text
+        assert len(_boards_of(migrated_url)) == 2

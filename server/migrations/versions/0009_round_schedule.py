@@ -1,4 +1,4 @@
-"""coaching rounds: a session's place, online link, agenda and calendar sequence
+"""coaching rounds: a session's place, online link, agenda and calendar sequence; pushed exercises
 
 Revision ID: 0009_round_schedule
 Revises: 0008_admin_roles
@@ -35,7 +35,15 @@ def upgrade() -> None:
         )
 
 
+    with op.batch_alter_table('board', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('exercise_id', sa.String(length=32), nullable=True))
+        batch_op.create_index(batch_op.f('ix_board_exercise_id'), ['exercise_id'], unique=False)
+
+
 def downgrade() -> None:
+    with op.batch_alter_table('board', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_board_exercise_id'))
+        batch_op.drop_column('exercise_id')
     with op.batch_alter_table('scheduled_session', schema=None) as batch_op:
         for column in ('updated_at', 'sequence', 'agenda', 'online_url', 'place'):
             batch_op.drop_column(column)
