@@ -116,6 +116,12 @@ class Round(Base):
     name: Mapped[str] = mapped_column(String(200))
     starts_on: Mapped[date | None] = mapped_column(Date)
     ends_on: Mapped[date | None] = mapped_column(Date)
+    # Facilitation across the round's teams (boards.round_facilitation): one timer and one
+    # announcement that every team's boards show.
+    timer_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    timer_paused_seconds: Mapped[int | None] = mapped_column(Integer)
+    announcement: Mapped[str | None] = mapped_column(String(500))
+    announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ScheduledSession(Base):

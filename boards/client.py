@@ -152,6 +152,7 @@ class BoardClient:
         self.welcome: p.Welcome | None = None
         self.presence: dict[str, p.PresenceEntry] = {}
         self.errors: list[p.Error] = []
+        self.round: p.RoundState | None = None  # the coaching round's timer and announcement, when sent
         self.closed_code: int | None = None
         self._ws: Any = None
         self._reader: asyncio.Task[None] | None = None
@@ -330,6 +331,8 @@ class BoardClient:
                 self.presence[message.person] = p.PresenceEntry(
                     person=message.person, name=message.name, role=message.role, editing=message.editing
                 )
+        elif isinstance(message, p.RoundState):
+            self.round = message
         elif isinstance(message, p.Resync):
             self._request_gap()
         elif isinstance(message, p.Votes):

@@ -319,8 +319,31 @@ class Dashboard(ServerMessage, tag="dashboard"):
     full: bool = False
 
 
+class RoundState(ServerMessage, tag="round"):
+    """The round's timer and announcement, on every board of the round's teams (no sequence number)."""
+
+    round: str
+    timer_ends_at: str | None = None
+    timer_paused_seconds: int | None = None
+    announcement: str | None = None
+    announced_at: str | None = None
+    plenary: str | None = None
+
+
 AnyServerMessage = (
-    Welcome | Snapshot | Ops | Synced | Ack | Error | Presence | PresenceChanged | Resync | Pong | Votes | Dashboard
+    Welcome
+    | Snapshot
+    | Ops
+    | Synced
+    | Ack
+    | Error
+    | Presence
+    | PresenceChanged
+    | Resync
+    | Pong
+    | Votes
+    | Dashboard
+    | RoundState
 )
 SERVER_MESSAGE_TYPES: tuple[type[ServerMessage], ...] = AnyServerMessage.__args__  # type: ignore[attr-defined]
 

@@ -366,8 +366,12 @@ async def board_page(request: Request) -> Response:
             owner = BoardOwner(board.team_id, board.round_id, board.peer_room_id, board.visibility)
             access = (await board_access(conn, owner, [session.person_id])).get(session.person_id)
         team_name = None
+        # The coaching round whose timer and announcements the board shows.
+        round_id = board.round_id if board is not None and board.peer_room_id is None else None
         if board is not None and board.team_id:
-            team_name = (await conn.execute(select(Team.name).where(Team.id == board.team_id))).scalar()
+            team_row = (await conn.execute(select(Team.name, Team.round_id).where(Team.id == board.team_id))).first()
+            if team_row is not None:
+                team_name, round_id = team_row.name, team_row.round_id if board.peer_room_id is None else None
     if board is None or access is None:
         return error_page(request, 404, session=session)
     t = Translator(locale_of(request, session.locale))
@@ -380,6 +384,7 @@ async def board_page(request: Request) -> Response:
         {
             "board": board,
             "team_name": team_name,
+            "round_id": round_id,
             "access": access,
             "strings_json": json.dumps(strings, ensure_ascii=False).replace("<", "\\u003c"),
             "author_langs_json": json.dumps(langs),

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import msgspec
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from auth import schedule
 from auth.sessions import SessionInfo
 from boards import exercises
+from boards import protocol as p
+from boards import round_facilitation as facilitation
 from boards.round_dashboard import team_summaries
 from boards.templates import TEMPLATE_NAMES
 from server.i18n import Translator, locale_of
@@ -69,6 +72,7 @@ async def _round_page(
         teams = await schedule.round_teams(conn, round_id)
         summaries = await team_summaries(conn, round_id) if access.manages else []
         pushed = await exercises.exercises(conn, round_id) if access.manages else []
+        current = await facilitation.state(conn, round_id)
     return render(
         request,
         "round.html",
@@ -78,6 +82,8 @@ async def _round_page(
             "teams": teams,
             "summaries": summaries,
             "exercises": pushed,
+            "facilitation": current,
+            "timer_actions": facilitation.TIMER_ACTIONS,
             "templates": TEMPLATE_NAMES,
             "kinds": schedule.SESSION_KINDS,
             "local": schedule.local,
@@ -203,6 +209,77 @@ async def remove_exercise(request: Request) -> Response:
     return RedirectResponse(f"/rounds/{access.round_id}?saved=1#exercises", status_code=303)
 
 
+def _frame(current: facilitation.RoundState) -> p.RoundState:
+    return p.RoundState(
+        round=current.round_id,
+        timer_ends_at=current.timer_ends_at.isoformat() if current.timer_ends_at else None,
+        timer_paused_seconds=current.timer_paused_seconds,
+        announcement=current.announcement,
+        announced_at=current.announced_at.isoformat() if current.announced_at else None,
+        plenary=current.plenary_board,
+    )
+
+
+async def _tell_the_boards(request: Request, round_id: str) -> None:
+    """After commit: the round's new timer and announcement to every board of the round, in every process."""
+    state = _state(request)
+    async with state.engine.connect() as conn:
+        frame = _frame(await facilitation.state(conn, round_id))
+        boards = await facilitation.round_board_ids(conn, round_id)
+    for board_id in boards:
+        await state.hub.publish_control(board_id, frame)
+
+
+async def facilitation_state(request: Request) -> Response:
+    """What a board of the round shows of the round's facilitation, read when its socket (re)connects."""
+    session = await require_session(request)
+    if not isinstance(session, SessionInfo):
+        return session
+    async with _state(request).engine.connect() as conn:
+        access = await schedule.round_access(conn, request.path_params["round_id"], session.person_id)
+        if access is None:
+            return error_page(request, 404, session=session)
+        frame = _frame(await facilitation.state(conn, access.round_id))
+    return JSONResponse(msgspec.to_builtins(frame), headers={"Cache-Control": "no-store"})
+
+
+async def _facilitate(request: Request, change: str) -> Response:
+    form = await csrf_form(request)
+    allowed = await _manage(request)
+    if isinstance(allowed, Response):
+        return allowed
+    session, access = allowed
+    t = Translator(locale_of(request))
+    try:
+        async with _state(request).engine.begin() as conn:
+            if change == "timer":
+                await facilitation.set_timer(
+                    conn, access.round_id, str(form.get("action", "")), str(form.get("minutes", "")), session.person_id
+                )
+            elif change == "announcement":
+                await facilitation.announce(conn, access.round_id, str(form.get("text", ""))[:2000], session.person_id)
+            else:
+                await facilitation.open_plenary(
+                    conn, access.round_id, t("plenary.board_title"), t("plenary.announcement"), session.person_id
+                )
+    except facilitation.FacilitationError as exc:
+        return await _round_page(request, session, error=f"facilitation.error.{exc.reason}", status=exc.status)
+    await _tell_the_boards(request, access.round_id)
+    return RedirectResponse(f"/rounds/{access.round_id}?saved=1#facilitation", status_code=303)
+
+
+async def round_timer(request: Request) -> Response:
+    return await _facilitate(request, "timer")
+
+
+async def round_announcement(request: Request) -> Response:
+    return await _facilitate(request, "announcement")
+
+
+async def round_plenary(request: Request) -> Response:
+    return await _facilitate(request, "plenary")
+
+
 def _ics(body: str, filename: str) -> Response:
     return Response(
         body,
@@ -249,6 +326,10 @@ def round_routes() -> list[BaseRoute]:
         Route("/rounds/{round_id}/sessions/{session_id}/remove", remove_session, methods=["POST"]),
         Route("/rounds/{round_id}/exercises", push_exercise, methods=["POST"]),
         Route("/rounds/{round_id}/exercises/{exercise_id}/remove", remove_exercise, methods=["POST"]),
+        Route("/rounds/{round_id}/facilitation", facilitation_state, methods=["GET"]),
+        Route("/rounds/{round_id}/timer", round_timer, methods=["POST"]),
+        Route("/rounds/{round_id}/announcement", round_announcement, methods=["POST"]),
+        Route("/rounds/{round_id}/plenary", round_plenary, methods=["POST"]),
         Route("/me/calendar.ics", my_calendar, methods=["GET"]),
         WebSocketRoute("/ws/rounds/{round_id}/dashboard", dashboard_socket),
     ]

@@ -227,6 +227,8 @@ def expected(route: str, method: str, persona: str) -> set[int] | str:
         if persona not in ("coach", "admin"):
             return {403}
         # The coach's form lacks a kind or a template (400); nothing has the id sent (404).
+        if route in ("/rounds/{round_id}/announcement", "/rounds/{round_id}/plenary"):
+            return {303}  # no text: the announcement is taken down; the plenary board opens
         return {404} if route.endswith("/remove") else {400}
     if route == "/teams/{team_id}/members/{person_id}/contact-person":
         if not signed_in:
@@ -348,6 +350,9 @@ MUTATING_FOR_FINGERPRINT = {
     "/rounds/{round_id}/sessions/{session_id}",
     "/rounds/{round_id}/sessions/{session_id}/remove",
     "/rounds/{round_id}/exercises",
+    "/rounds/{round_id}/timer",
+    "/rounds/{round_id}/announcement",
+    "/rounds/{round_id}/plenary",
     "/rounds/{round_id}/exercises/{exercise_id}/remove",
 }
 #: Routes filled with someone else's object: whatever they answer, nothing may change.

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import websockets
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
@@ -75,7 +76,7 @@ async def _round(url: str) -> Round:
     return Round(programme, round_id, teams, boards, people, tokens)
 
 
-def _as(client: TestClient, world: Round, who: str) -> str:
+def _as(client: TestClient | httpx.Client, world: Round, who: str) -> str:
     client.cookies.set("kumppani", world.tokens[who])
     page = client.get("/rounds")
     match = re.search(r'name="csrf" value="([^"]+)"', page.text)
@@ -83,8 +84,13 @@ def _as(client: TestClient, world: Round, who: str) -> str:
     return match.group(1)
 
 
-def _post(client: TestClient, world: Round, who: str, path: str, **data: str) -> Any:
+def _post(client: TestClient | httpx.Client, world: Round, who: str, path: str, **data: str) -> Any:
     return client.post(path, data={"csrf": _as(client, world, who), **data})
+
+
+def _get(client: TestClient | httpx.Client, world: Round, who: str, path: str) -> Any:
+    _as(client, world, who)
+    return client.get(path)
 
 
 def _sessions(url: str) -> list[Any]:
@@ -345,3 +351,80 @@ def test_a_coach_pushes_an_exercise_to_every_team_and_takes_it_back_while_empty(
         refused = _post(client, world, "coach", f"/rounds/{world.round}/exercises/{pushed[0].exercise_id}/remove")
         assert refused.status_code == 409 and "ainakin yksi tiimi on jo työstänyt" in refused.text
         assert len(_boards_of(migrated_url)) == 2
+
+
+async def _raw_board_socket(server: LiveServer, board: str, token: str) -> Any:
+    ws = await websockets.connect(
+        server.ws_url(board),
+        additional_headers=[("Cookie", f"kumppani={token}")],
+        origin=websockets.Origin(server.base),
+    )
+    await ws.send(json.dumps({"t": "hello", "v": p.PROTOCOL_VERSION}))
+    while (await _frame(ws))["t"] != "synced":
+        pass
+    return ws
+
+
+async def _next_round_frame(ws: Any) -> dict[str, Any]:
+    while True:
+        frame = await _frame(ws)
+        if frame["t"] == "round":
+            return frame
+
+
+async def _facilitation(url: str, tmp_path: Path) -> None:
+    from datetime import datetime
+
+    world = await _round(url)
+    server = LiveServer(settings_for(url, tmp_path)).start()
+    try:
+        team_a = await _raw_board_socket(server, world.boards["a"], world.tokens["pro"])
+        team_b = await _raw_board_socket(server, world.boards["b"], world.tokens["pro_b"])
+        # Through the live server: its hub is the one the boards' sockets are on.
+        with httpx.Client(base_url=server.base, follow_redirects=False) as client:
+            assert (
+                _post(client, world, "coach", f"/rounds/{world.round}/timer", action="start", minutes="5").status_code
+                == 303
+            )
+            frames = [await _next_round_frame(ws) for ws in (team_a, team_b)]
+            assert frames[0] == frames[1] and frames[0]["round"] == world.round
+            left = (datetime.fromisoformat(frames[0]["timer_ends_at"]) - datetime.now().astimezone()).total_seconds()
+            assert 290 < left <= 300
+            _post(client, world, "coach", f"/rounds/{world.round}/timer", action="pause")
+            paused = [await _next_round_frame(ws) for ws in (team_a, team_b)]
+            assert all("timer_ends_at" not in f and 290 < f["timer_paused_seconds"] <= 300 for f in paused)
+            _post(client, world, "coach", f"/rounds/{world.round}/timer", action="add", minutes="2")
+            added = await _next_round_frame(team_a)
+            assert added["timer_paused_seconds"] == paused[0]["timer_paused_seconds"] + 120
+            await _next_round_frame(team_b)
+            _post(
+                client, world, "coach", f"/rounds/{world.round}/announcement", text="Tauko loppuu, palatkaa tauluille"
+            )
+            said = [await _next_round_frame(ws) for ws in (team_a, team_b)]
+            assert all(f["announcement"] == "Tauko loppuu, palatkaa tauluille" for f in said)
+            # Team members do not steer the round; bad input is refused with a reason and sends nothing.
+            assert _post(client, world, "pro", f"/rounds/{world.round}/timer", action="stop").status_code == 403
+            bad = _post(client, world, "coach", f"/rounds/{world.round}/timer", action="start", minutes="0")
+            assert bad.status_code == 400 and "Anna aika minuutteina" in bad.text
+            code = _post(client, world, "coach", f"/rounds/{world.round}/announcement", text="Kalle 131052-308T")
+            assert code.status_code == 400 and "henkilötunnus" in code.text
+            # Everyone to the plenary board: a round board that every member of the round opens.
+            assert _post(client, world, "coach", f"/rounds/{world.round}/plenary").status_code == 303
+            plenary = [await _next_round_frame(ws) for ws in (team_a, team_b)]
+            board = plenary[0]["plenary"]
+            assert board and plenary[1]["plenary"] == board and plenary[0]["timer_paused_seconds"]
+            for who in ("pro", "pro_b", "customer", "coach"):
+                assert _get(client, world, who, f"/boards/{board}").status_code == 200, who
+            # The state read when a board connects is the state the frames carry.
+            state = _get(client, world, "customer", f"/rounds/{world.round}/facilitation").json()
+            assert state["plenary"] == board and state["announcement"] == "Kaikki yhteiselle taululle!"
+            assert _get(client, world, "other_coach", f"/rounds/{world.round}/facilitation").status_code == 404
+            assert _get(client, world, "other_coach", f"/boards/{board}").status_code == 404
+        await team_a.close()
+        await team_b.close()
+    finally:
+        server.stop()
+
+
+def test_the_round_timer_and_announcements_reach_every_teams_boards(migrated_url: str, tmp_path: Path) -> None:
+    asyncio.run(_facilitation(migrated_url, tmp_path))

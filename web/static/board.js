@@ -8,6 +8,7 @@ import { Facilitation } from "./board-facilitate.js";
 import { isContent, primaryText } from "./board-model.js";
 import { Store } from "./board-store.js";
 import { BoardView } from "./board-view.js";
+import { RoundBanner } from "./board-round.js";
 import { columnTitle } from "./board-forms.js";
 
 const root = document.getElementById("board");
@@ -35,6 +36,7 @@ function t(key, values = {}) {
 
 const store = new Store();
 const announcer = new Announcer(document.getElementById("announcer"), t);
+const roundBanner = new RoundBanner(t);
 const acks = new Map(); // op id -> seq, for undo
 const undoWhenAcked = new Set();
 let socket = null;
@@ -276,8 +278,12 @@ function handle(message) {
         if (view.ui.editing) send({ t: "presence", editing: view.ui.editing.id });
       }
       setStatus("online");
+      if (!wasOnline) roundBanner.refresh();
       break;
     }
+    case "round":
+      roundBanner.update(message);
+      break;
     case "ack":
       onAck(message);
       break;
