@@ -19,8 +19,11 @@ from auth.sessions import SessionInfo
 from boards import exercises
 from boards import protocol as p
 from boards import round_facilitation as facilitation
+from boards.engine import Submission
 from boards.round_dashboard import team_summaries
+from boards.side_by_side import exercise_board, side_by_side
 from boards.templates import TEMPLATE_NAMES
+from server.db import new_id
 from server.i18n import Translator, locale_of
 from server.pages import app_state as _state
 from server.pages import error_page, render, require_session
@@ -209,6 +212,67 @@ async def remove_exercise(request: Request) -> Response:
     return RedirectResponse(f"/rounds/{access.round_id}?saved=1#exercises", status_code=303)
 
 
+async def _side_by_side_page(
+    request: Request, session: SessionInfo, *, error: str | None = None, status: int = 200
+) -> Response:
+    async with _state(request).engine.connect() as conn:
+        view = await side_by_side(conn, request.path_params["round_id"], request.path_params["exercise_id"])
+    if view is None:
+        return error_page(request, 404, session=session)
+    return render(
+        request,
+        "side_by_side.html",
+        {"view": view, "round_id": request.path_params["round_id"], "form_error": error},
+        status=status,
+        session=session,
+    )
+
+
+async def side_by_side_page(request: Request) -> Response:
+    """One exercise of every team, read-only, with a comment form under each card."""
+    allowed = await _manage(request)
+    if isinstance(allowed, Response):
+        return allowed
+    return await _side_by_side_page(request, allowed[0])
+
+
+async def comment_on_work(request: Request) -> Response:
+    """A coach's comment on a team's card: written to the team's board like any comment, so the team sees it."""
+    form = await csrf_form(request)
+    allowed = await _manage(request)
+    if isinstance(allowed, Response):
+        return allowed
+    session, access = allowed
+    state = _state(request)
+    exercise_id = request.path_params["exercise_id"]
+    async with state.engine.connect() as conn:
+        board_id = await exercise_board(conn, access.round_id, exercise_id, str(form.get("board_id", ""))[:40])
+    if board_id is None:
+        return error_page(request, 404, session=session)
+    text = str(form.get("text", "")).strip()
+    if not text:
+        return await _side_by_side_page(request, session, error="side.error.no_text", status=400)
+    command = p.ItemCreate(
+        id=new_id(), item_type="comment", fields={"text": text[:2000]}, parent=str(form.get("item_id", ""))[:32]
+    )
+    try:
+        outcome = await state.writes.submit(board_id, Submission(session.person_id, new_id(), command))
+    except Exception:
+        return await _side_by_side_page(request, session, error="side.error.not_saved", status=503)
+    if outcome.error is not None:
+        return await _side_by_side_page(
+            request, session, error=f"side.error.{_comment_error(outcome.error.code)}", status=400
+        )
+    return RedirectResponse(
+        f"/rounds/{access.round_id}/exercises/{exercise_id}?saved=1#team-{board_id}", status_code=303
+    )
+
+
+def _comment_error(code: str) -> str:
+    known = {p.ErrorCode.TEXT_TOO_LONG: "too_long", p.ErrorCode.IDENTITY_CODE: "identity_code"}
+    return known.get(code, "bad_comment")
+
+
 def _frame(current: facilitation.RoundState) -> p.RoundState:
     return p.RoundState(
         round=current.round_id,
@@ -326,6 +390,8 @@ def round_routes() -> list[BaseRoute]:
         Route("/rounds/{round_id}/sessions/{session_id}/remove", remove_session, methods=["POST"]),
         Route("/rounds/{round_id}/exercises", push_exercise, methods=["POST"]),
         Route("/rounds/{round_id}/exercises/{exercise_id}/remove", remove_exercise, methods=["POST"]),
+        Route("/rounds/{round_id}/exercises/{exercise_id}", side_by_side_page, methods=["GET"]),
+        Route("/rounds/{round_id}/exercises/{exercise_id}/comments", comment_on_work, methods=["POST"]),
         Route("/rounds/{round_id}/facilitation", facilitation_state, methods=["GET"]),
         Route("/rounds/{round_id}/timer", round_timer, methods=["POST"]),
         Route("/rounds/{round_id}/announcement", round_announcement, methods=["POST"]),

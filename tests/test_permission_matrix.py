@@ -222,6 +222,10 @@ def expected(route: str, method: str, persona: str) -> set[int] | str:
             return {303}
         if not in_round:
             return {404}
+        if route.startswith("/rounds/{round_id}/exercises/{exercise_id}") and route != (
+            "/rounds/{round_id}/exercises/{exercise_id}/remove"
+        ):  # side by side: the round's coaches only (no exercise has the id sent)
+            return {404} if persona == "coach" else {403}
         if method == "GET":
             return {200}
         if persona not in ("coach", "admin"):
@@ -351,6 +355,7 @@ MUTATING_FOR_FINGERPRINT = {
     "/rounds/{round_id}/sessions/{session_id}/remove",
     "/rounds/{round_id}/exercises",
     "/rounds/{round_id}/timer",
+    "/rounds/{round_id}/exercises/{exercise_id}/comments",
     "/rounds/{round_id}/announcement",
     "/rounds/{round_id}/plenary",
     "/rounds/{round_id}/exercises/{exercise_id}/remove",

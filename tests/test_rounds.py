@@ -428,3 +428,60 @@ async def _facilitation(url: str, tmp_path: Path) -> None:
 
 def test_the_round_timer_and_announcements_reach_every_teams_boards(migrated_url: str, tmp_path: Path) -> None:
     asyncio.run(_facilitation(migrated_url, tmp_path))
+
+
+async def _side_by_side(url: str, tmp_path: Path) -> None:
+    world = await _round(url)
+    server = LiveServer(settings_for(url, tmp_path)).start()
+    try:
+        with httpx.Client(base_url=server.base, follow_redirects=False) as client:
+            _post(client, world, "coach", f"/rounds/{world.round}/exercises", title="Ideat", template="ideas")
+            boards = {b.team_id: b for b in await asyncio.to_thread(_boards_of, url)}
+            exercise = boards[world.teams["a"]].exercise_id
+            for who, team, idea in (("pro", "a", "Soittokierros aamuisin"), ("pro_b", "b", "Perhekahvila")):
+                writer = BoardClient(
+                    server.ws_url(boards[world.teams[team]].id),
+                    cookie=f"kumppani={world.tokens[who]}",
+                    origin=server.base,
+                )
+                await writer.connect()
+                await writer.call(p.ItemCreate(id=f"idea-{team}-0001", item_type="idea", fields={"title": idea}))
+                await writer.close()
+            view = f"/rounds/{world.round}/exercises/{exercise}"
+            page = _get(client, world, "coach", view).text
+            assert "Soittokierros aamuisin" in page and "Perhekahvila" in page
+            assert page.index("Kotihoito") < page.index("Soittokierros") < page.index("Perhekeskus")
+            assert _get(client, world, "pro", view).status_code == 403
+            assert _get(client, world, "other_coach", view).status_code == 404
+            # The coach comments on team A's idea; team A sees it live on its own board.
+            team_a = BoardClient(
+                server.ws_url(boards[world.teams["a"]].id), cookie=f"kumppani={world.tokens['pro']}", origin=server.base
+            )
+            await team_a.connect()
+            comment = {
+                "board_id": boards[world.teams["a"]].id,
+                "item_id": "idea-a-0001",
+                "text": "Hyvä! Kokeilkaa viikko.",
+            }
+            answer = await asyncio.to_thread(_post, client, world, "coach", f"{view}/comments", **comment)
+            assert answer.status_code == 303
+            await team_a.wait_for(
+                lambda r: any(
+                    i["type"] == "comment" and i["fields"].get("text") == comment["text"] for i in r.items.values()
+                )
+            )
+            await team_a.close()
+            assert "Hyvä! Kokeilkaa viikko." in _get(client, world, "coach", view).text
+            # A comment on another round's board, or an empty one, is refused and writes nothing.
+            wrong = {**comment, "board_id": world.boards["a"]}
+            assert _post(client, world, "coach", f"{view}/comments", **wrong).status_code == 404
+            empty = _post(client, world, "coach", f"{view}/comments", **{**comment, "text": " "})
+            assert empty.status_code == 400 and "Kirjoita kommentti ensin" in empty.text
+            assert _post(client, world, "pro", f"{view}/comments", **comment).status_code == 403
+            assert _get(client, world, "coach", view).text.count("Hyvä! Kokeilkaa viikko.") == 1
+    finally:
+        server.stop()
+
+
+def test_a_coach_reads_every_teams_work_side_by_side_and_comments_on_it(migrated_url: str, tmp_path: Path) -> None:
+    asyncio.run(_side_by_side(migrated_url, tmp_path))
