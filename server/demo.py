@@ -13,16 +13,47 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from auth import consent, schedule
 from auth import directory as d
 from auth.invites import create_invite
 from auth.models import LocalAccount, Membership, Organisation, Team
 from auth.passwords import hash_password
 from boards.catalogue import create_board
 from boards.demo_content import seed_demo_content, seed_ideas, seed_personas
+from boards.exercises import push_exercise
 from server.db import create_engine
 from server.settings import Settings
 
 DEMO_ORG = "Demokunnan hyvinvointialue"
+NEIGHBOUR_ORG = "Naapurikunnan hyvinvointialue"
+
+# The round's schedule as in THL's coaching (seed 003): an info session, the coaches' site visit,
+# four workshops over seven days, and intermediate coaching. Helsinki wall-clock time.
+SESSIONS = (
+    (
+        "info",
+        "Infotilaisuus: valmennuksen tavoitteet",
+        "2027-01-12",
+        "13:00",
+        "14:30",
+        "",
+        "https://meet.example.org/info",
+    ),
+    ("site_visit", "Valmentajien käynti tiimeissä", "2027-01-19", "09:00", "12:00", "Tiimien omat toimipisteet", ""),
+    ("workshop", "Työpaja 1: nykytila ja asiakasymmärrys", "2027-02-02", "09:00", "12:00", "Kunnantalo, sali 2", ""),
+    ("workshop", "Työpaja 2: synteesi", "2027-02-04", "09:00", "12:00", "", "https://meet.example.org/tyopaja"),
+    (
+        "workshop",
+        "Työpaja 3: ideointi ja testaus",
+        "2027-02-06",
+        "09:00",
+        "12:00",
+        "",
+        "https://meet.example.org/tyopaja",
+    ),
+    ("workshop", "Työpaja 4: palvelumalli", "2027-02-08", "09:00", "12:00", "Kunnantalo, sali 2", ""),
+    ("coaching", "Välivalmennus", "2027-03-02", "14:00", "15:30", "", "https://meet.example.org/valmennus"),
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +109,28 @@ async def _create(conn: AsyncConnection, passwords: dict[str, str]) -> None:
     await seed_ideas(conn, ideas, people["paula"])
     await create_board(conn, "Palvelu ennen, nyt ja lähitulevaisuudessa", "service_change", team_id=home_care)
     await create_board(conn, "Omaishoitajan polku", "journey", team_id=carers)
+    # A third team of the round, from another organisation, and customers who have joined.
+    neighbour = await d.create_organisation(conn, NEIGHBOUR_ORG)
+    family = await d.create_team(conn, "Perhekeskuksen palveluohjaus", neighbour, spring)
+    pirkko = await d.create_person(conn, "Pirkko Perhetyöntekijä", organisation_id=neighbour)
+    await d.add_member(conn, family, pirkko, "professional", is_facilitator=True)
+    await create_board(conn, "Perheen polku palveluihin", "journey_short", team_id=family)
+    for team, contact, name in (
+        (home_care, people["paula"], "Kalle K."),
+        (home_care, people["sami"], "Maija M."),
+        (carers, people["anna"], "Omaishoitaja Eeva"),
+        (family, pirkko, "Perheen äiti Laura"),
+    ):
+        customer = await d.create_person(conn, name)
+        await d.add_member(conn, team, customer, "customer", contact_person_id=contact)
+        if name != "Maija M.":  # one customer has not yet accepted the agreement: the coach sees the count
+            text = await consent.current_text(conn, "agreement", team, "fi")
+            await consent.give(conn, customer, "agreement", text, team_id=team)
+    for kind, title, day, start, end, place, url in SESSIONS:
+        form = {"kind": kind, "title": title, "date": day, "start": start, "end": end, "place": place}
+        form["online_url"] = url
+        await schedule.add_session(conn, spring, schedule.parse_session(form), people["valmentaja"])
+    await push_exercise(conn, spring, "Kierroksen harjoitus: persoonat", "persona", people["valmentaja"])
 
 
 async def run_demo(settings: Settings) -> str:

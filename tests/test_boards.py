@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from auth import consent
 from auth.models import Team
@@ -386,3 +386,33 @@ def test_demo_seeds_a_journey_a_persona_and_an_idea_board_in_finnish(migrated_ur
 
     seeded_boards = asyncio.run(boards())
     assert seeded_boards["journey"] > 13 and seeded_boards["persona"] >= 2 and seeded_boards["ideas"] > 5
+
+
+def test_demo_seeds_a_round_of_three_teams_with_a_schedule_and_customers(migrated_url: str, tmp_path: Path) -> None:
+    from auth.models import Round, ScheduledSession, Team
+    from boards.round_dashboard import team_summaries
+    from conftest import settings_for
+    from server.demo import run_demo
+
+    asyncio.run(run_demo(settings_for(migrated_url, tmp_path)))
+
+    async def read() -> tuple[int, list[str], list[tuple[int, int]]]:
+        engine = create_engine(migrated_url)
+        async with engine.connect() as conn:
+            round_id = (await conn.execute(select(Round.id))).scalar_one()
+            sessions = (
+                await conn.execute(select(ScheduledSession.kind).where(ScheduledSession.round_id == round_id))
+            ).scalars()
+            kinds = sorted(sessions)
+            teams = int(
+                (await conn.execute(select(func.count()).select_from(Team).where(Team.round_id == round_id))).scalar()
+                or 0
+            )
+            counts = [(s.customers, s.agreements) for s in await team_summaries(conn, round_id)]
+        await engine.dispose()
+        return teams, kinds, counts
+
+    teams, kinds, counts = asyncio.run(read())
+    assert teams == 3
+    assert kinds.count("workshop") == 4 and {"info", "site_visit", "coaching"} <= set(kinds)
+    assert sum(c for c, _ in counts) == 4 and sum(a for _, a in counts) == 3
