@@ -54,7 +54,7 @@ async def push_exercise(
         raise ExerciseError("no_teams", 409)
     exercise_id = new_id()
     for team_id in teams:
-        board_id = await create_board(conn, title, template, team_id=team_id, author_id=actor_id, locale=locale)
+        board_id = await create_board(conn, title, template, team_id=team_id, locale=locale)
         await conn.execute(update(Board).where(Board.id == board_id).values(exercise_id=exercise_id))
     await audit.record(
         conn,

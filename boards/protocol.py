@@ -295,7 +295,6 @@ class Votes(ServerMessage, tag="votes"):
     used: int
 
 
-
 class DashboardTeam(Struct, omit_defaults=True):
     """One team of a round on the coach's dashboard: counts only, never who."""
 

@@ -16,9 +16,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth import audit
+from auth.hetu import contains_identity_code
 from auth.models import Round, Team
 from boards.catalogue import create_board
-from boards.hetu import contains_identity_code
 from boards.models import Board
 from server.db import utcnow
 
@@ -162,6 +162,6 @@ async def open_plenary(conn: AsyncConnection, round_id: str, title: str, text: s
     """Everyone to the plenary board: the round's board (made now if there is none) and an announcement."""
     board_id = await plenary_board(conn, round_id)
     if board_id is None:
-        board_id = await create_board(conn, title, "blank", round_id=round_id, author_id=actor_id)
+        board_id = await create_board(conn, title, "blank", round_id=round_id)
     await announce(conn, round_id, text, actor_id)
     return board_id
