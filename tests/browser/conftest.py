@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from conftest import LiveServer, Seeded, free_port, seed_workspace, service_missing, settings_for
 from openid_provider import OpenIdProvider, missing_reason, start_openid_provider
@@ -221,6 +222,15 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def open_actions(scope: Any, text: str) -> Any:
+    """Open a card's actions (its one tab stop, the "Toiminnot" button) unless they are open."""
+    button = scope.get_by_role("button", name=f"Toiminnot: {text}")
+    if button.get_attribute("aria-expanded") != "true":
+        button.click()
+    expect(button).to_have_attribute("aria-expanded", "true")
+    return button
 
 
 def is_focused(locator: Any) -> bool:

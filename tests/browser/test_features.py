@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from boards import protocol as p
 from boards.catalogue import create_board
 from boards.client import BoardClient
-from browser.conftest import Pages, announced, check_axe, run
+from browser.conftest import Pages, announced, check_axe, open_actions, run
 from conftest import LiveServer, Seeded
 from server.db import create_engine
 
@@ -53,6 +53,7 @@ def test_facilitator_locks_reveals_votes_and_runs_a_timer(
     )
 
     # Votes are secret until revealed: the voter sees their own, nobody sees totals.
+    open_actions(customer, "Äänestettävä")
     customer.get_by_role("button", name="Äänestä: Äänestettävä").click()
     expect(card(customer, "Äänestettävä")).to_contain_text("Äänesi: 1")
     expect(customer.locator("#votes-left")).to_have_text("Ääniä jäljellä 4/5")
@@ -106,11 +107,13 @@ def test_comments_reactions_delete_and_undo(pages: Pages, live: LiveServer, worl
     page = pages.board(who="customer")
     other = pages.board(who="professional")
     target = card(page, "Kommentoitava")
+    open_actions(target, "Kommentoitava")
     target.get_by_role("button", name="Kommentit (0): Kommentoitava").click()
     expect(page.get_by_role("textbox", name="Kirjoita kommentti")).to_be_focused()
     page.keyboard.type("Minulle kävi samoin")
     page.keyboard.press("Control+Enter")
     expect(target).to_contain_text("Minulle kävi samoin")
+    open_actions(card(other, "Kommentoitava"), "Kommentoitava")
     expect(card(other, "Kommentoitava").get_by_role("button", name="Kommentit (1): Kommentoitava")).to_be_visible()
     announced(other, "Kalle Asiakas kommentoi korttia Kommentoitava: Minulle kävi samoin")
     check_axe(page, axe_source, "an open comment thread")

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from boards import protocol as p
 from boards.client import BoardClient
-from browser.conftest import Pages, announced, check_axe, is_focused, run, tab_to
+from browser.conftest import Pages, announced, check_axe, is_focused, open_actions, run, tab_to
 from conftest import LiveServer, Seeded
 
 FIRST_CELL = "Lisää kortti: Ennen yhteydenottoa, Mitä asiakas tekee"
@@ -48,7 +48,11 @@ def remote(live: LiveServer, world: Seeded, who: str, *commands: p.AnyCommand) -
 def test_add_edit_and_move_a_card_by_keyboard_only(pages: Pages, axe_source: str) -> None:
     page = pages.board(who="customer")
     add = page.get_by_role("button", name=FIRST_CELL)
-    tab_to(page, add)
+    # Keyboard users add through the stage's menu, which names each row.
+    tab_to(page, page.get_by_role("button", name="Lisää kortti: Ennen yhteydenottoa", exact=True))
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Mitä asiakas tekee", exact=True)).to_be_focused()
+    check_axe(page, axe_source, "the add menu")
     page.keyboard.press("Enter")
     textbox = page.get_by_role("textbox", name="Teksti")
     expect(textbox).to_be_focused()
@@ -65,8 +69,11 @@ def test_add_edit_and_move_a_card_by_keyboard_only(pages: Pages, axe_source: str
     expect(add).to_be_focused()
     page.wait_for_function("() => window.kumppaniBoard.store.pending.size === 0")
 
+    # The card is one tab stop: its actions open from it.
+    tab_to(page, page.get_by_role("button", name="Toiminnot: Soitin neuvontaan"), backwards=True)
+    page.keyboard.press("Enter")
     edit = page.get_by_role("button", name="Muokkaa korttia Soitin neuvontaan")
-    tab_to(page, edit, backwards=True)
+    expect(edit).to_be_focused()
     page.keyboard.press("Enter")
     expect(textbox).to_be_focused()
     expect(textbox).to_have_value("Soitin neuvontaan")
@@ -123,11 +130,13 @@ def test_move_a_card_with_clicks_only(pages: Pages, live: LiveServer, world: See
     )
     page = pages.board(who="customer")
     target = card(page, "Siirrä minut")
+    open_actions(target, "Siirrä minut")
     target.get_by_role("button", name="Siirrä korttia Siirrä minut").click()
     page.get_by_role("button", name="Alemmalle riville: Kohtaamispisteet").click()
     expect(card(page, "Siirrä minut")).to_have_count(1)
     assert section_of(page, "Siirrä minut") == "1. Ennen yhteydenottoa / Kohtaamispisteet"
     # "Choose a place…" reaches any cell with pointer clicks on plain selects.
+    open_actions(card(page, "Siirrä minut"), "Siirrä minut")
     card(page, "Siirrä minut").get_by_role("button", name="Siirrä korttia Siirrä minut").click()
     page.get_by_role("button", name="Valitse paikka…").click()
     check_axe(page, axe_source, "the place form")
@@ -180,10 +189,10 @@ def test_deleting_the_focused_card_remotely_moves_focus_to_its_neighbour(
         ),
     )
     page = pages.board(who="professional")
-    page.get_by_role("button", name="Muokkaa korttia Ensimmäinen").focus()
+    page.get_by_role("button", name="Toiminnot: Ensimmäinen").focus()
     remote(live, world, "customer", p.ItemDelete(id="neighbour0001"))
     expect(card(page, "Ensimmäinen")).to_have_count(0)
-    expect(page.get_by_role("button", name="Muokkaa korttia Toinen")).to_be_focused()
+    expect(page.get_by_role("button", name="Toiminnot: Toinen")).to_be_focused()
     announced(page, "Siirryit viereiseen korttiin")
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from boards.client import BoardClient
-from browser.conftest import Pages, check_axe, run, wait_synced
+from browser.conftest import Pages, check_axe, open_actions, run, wait_synced
 from conftest import LiveServer, Seeded
 
 
@@ -40,6 +40,7 @@ def test_concurrent_edits_of_one_card_converge(pages: Pages, axe_source: str) ->
     add_card(a, "Alkuperäinen teksti")
     expect(card(b, "Alkuperäinen teksti")).to_be_visible()
     for page in (a, b):
+        open_actions(card(page, "Alkuperäinen teksti"), "Alkuperäinen teksti")
         card(page, "Alkuperäinen teksti").get_by_role("button", name="Muokkaa korttia Alkuperäinen teksti").click()
     # Each sees that the other is editing the card.
     expect(card(a, "Alkuperäinen teksti")).to_contain_text("Kalle Asiakas muokkaa tätä")

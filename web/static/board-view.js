@@ -11,6 +11,7 @@ import {
 import { cellKey } from "./board-store.js";
 import { el, newId, reconcile, shorten, svg } from "./board-dom.js";
 import { columnTitle, itemForm, placeForm } from "./board-forms.js";
+import { StageNav } from "./board-stages.js";
 
 export const REACTIONS = [
   ["👍", "reaction_thumbs"],
@@ -31,12 +32,14 @@ export class BoardView {
     this.template = template;
     this.actions = actions;
     this.announcer = announcer;
-    this.ui = { adding: null, editing: null, moving: null, placing: null, reacting: null, comments: new Set(), forms: new Map() };
+    this.ui = { adding: null, editing: null, moving: null, placing: null, reacting: null, menu: null, addMenu: null, comments: new Set(), forms: new Map() };
+    this.stage = null; // on a phone, the stage shown (the stage picker)
     this.structSig = null;
     this.lists = new Map();
     this.scheduled = false;
     this.localDeletes = new Set();
     this.fresh = new Set(); // items someone else just changed: drawn with a short highlight
+    this.stageNav = new StageNav(this);
     root.addEventListener("keydown", (e) => this.onKeydown(e));
   }
 
@@ -79,6 +82,7 @@ export class BoardView {
       const items = key === "loose" ? view.loose : view.cell(stage, lane);
       reconcile(list, items.map((item, index) => this.entry(item, { column, lane: laneItem, index, count: items.length, view })), pool);
     }
+    if (this.layout(view) === "lanes") this.stageNav.apply();
     this.restoreFocus(focus, view);
     if (anchorTop !== null && anchorTop >= 0 && anchorTop < window.innerHeight && document.activeElement === anchor) {
       const moved = anchor.getBoundingClientRect().top - anchorTop;
@@ -93,6 +97,7 @@ export class BoardView {
     if (gone(ui.moving)) ui.moving = null;
     if (gone(ui.placing)) this.closeForm("place", ui.placing, false);
     if (gone(ui.reacting)) ui.reacting = null;
+    if (gone(ui.menu)) ui.menu = null;
     for (const id of ui.comments) if (gone(id)) ui.comments.delete(id);
     if (!this.editable) {
       if (ui.adding) this.closeForm("add", ui.adding.key, false);
@@ -112,6 +117,7 @@ export class BoardView {
       this.editable,
       this.commentable,
       this.ui.adding?.key ?? null,
+      this.ui.addMenu,
       this.ui.editing && this.isStructural(this.ui.editing.id) ? this.ui.editing.id : null,
     ]);
   }
@@ -131,7 +137,8 @@ export class BoardView {
     const layout = this.layout(view);
     this.lists = new Map();
     const parts = [];
-    if (view.columns.length > 1) {
+    if (layout === "lanes" && view.columns.length > 1) parts.push(this.stageNav.build(view));
+    else if (view.columns.length > 1) {
       parts.push(el("nav", { class: "jump", "aria-label": t("jump_label") },
         el("ul", {}, ...view.columns.map((c, i) => el("li", {}, el("a", { href: `#col-${c.id}`, text: `${i + 1}. ${columnTitle(t, c)}` }))))));
     }
@@ -163,6 +170,7 @@ export class BoardView {
     const columnType = newColumnType(this.template);
     if (columnType && this.editable) parts.push(this.buildAddColumn(columnType));
     this.root.replaceChildren(...parts);
+    if (layout === "lanes") this.stageNav.attach(grid.parentElement);
   }
 
   buildColumn(view, column, index, other) {
@@ -184,6 +192,7 @@ export class BoardView {
     if (description) head.append(el("p", { class: "column-text", text: description }));
     if (column.type === "stage" && CURVE_TEMPLATES.has(this.template)) head.append(this.buildEmotion(column));
     if (this.editable && newColumnType(this.template) === column.type) head.append(this.columnActions(column));
+    if (this.editable && view.lanes.length) head.append(this.addMenu(view, column));
     if (this.ui.editing?.id === column.id) head.append(this.editForm(column, null));
     const section = el("section", { class: `column type-${column.type}`, id: `col-${column.id}`, "aria-labelledby": titleId, tabindex: "-1" }, head);
     if (view.lanes.length) {
@@ -211,6 +220,48 @@ export class BoardView {
       this.actions.submit({ type: "item.update", id: column.id, fields: { emotion: next }, base: column.seq });
     });
     return el("p", { class: "field emotion-field" }, el("label", { for: id, text: t("emotion_label") }), select);
+  }
+
+  // Keyboard users add a card to any row of a stage from this one menu; pointer users also get a
+  // button in the cell they point at (out of the tab order, so a stage is not six tab stops).
+  addMenu(view, column) {
+    const t = this.t;
+    const type = addableTypes(this.template)[0];
+    const open = this.ui.addMenu === column.id;
+    const stage = columnTitle(t, column);
+    const wrap = el("div", { class: "add-menu" }, el("button", {
+      type: "button", class: "add", "data-focus-key": `addmenu:${column.id}`, "aria-expanded": String(open),
+      "aria-controls": open ? `addmenu-${column.id}` : null, "aria-label": t("add_in", { what: t(`add.${type}`), where: stage }),
+      onclick: () => this.toggleAddMenu(column.id),
+    }, `+ ${t(`add.${type}`)}`));
+    if (!open) return wrap;
+    const list = el("ul", { class: "add-menu-list" });
+    const group = el("div", { id: `addmenu-${column.id}`, role: "group", "aria-label": t("add_in", { what: t(`add.${type}`), where: stage }) }, list);
+    for (const lane of view.lanes) {
+      const where = `${stage}, ${lane.fields.title}`;
+      const formKey = `${cellKey(column.id, lane.id)}:${type}`;
+      list.append(el("li", {}, el("button", { type: "button", "data-focus-key": `addto:${formKey}`, onclick: () => {
+        this.ui.addMenu = null;
+        this.openForm("add", formKey, { stage: column.id, lane: lane.id, type, where });
+      } }, lane.fields.title)));
+    }
+    group.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") {
+        e.preventDefault();
+        e.stopPropagation();
+        this.toggleAddMenu(column.id);
+      }
+    });
+    wrap.append(group);
+    return wrap;
+  }
+
+  toggleAddMenu(id) {
+    const opening = this.ui.addMenu !== id;
+    this.ui.addMenu = opening ? id : null;
+    this.render();
+    if (opening) this.root.querySelector(`#addmenu-${CSS.escape(id)} button`)?.focus();
+    else this.focusKey(`addmenu:${id}`);
   }
 
   columnActions(column) {
@@ -283,11 +334,13 @@ export class BoardView {
     cell.append(list);
     this.lists.set(key, { list, stage: column?.id ?? null, lane: lane?.id ?? null, column, laneItem: lane });
     if (this.editable && !otherRow) {
-      const buttons = el("p", { class: "add-buttons" });
+      const pointerOnly = Boolean(column && lane);
+      const buttons = el("p", { class: pointerOnly ? "add-buttons add-hover" : "add-buttons" });
       for (const type of addableTypes(this.template)) {
         const formKey = `${key}:${type}`;
         buttons.append(el("button", {
           type: "button", class: "add", "data-focus-key": `add:${formKey}`, "aria-expanded": String(this.ui.adding?.key === formKey),
+          tabindex: pointerOnly ? "-1" : null,
           "aria-label": where ? t("add_in", { what: t(`add.${type}`), where }) : null,
           onclick: () => this.openForm("add", formKey, { stage: column?.id ?? null, lane: lane?.id ?? null, type, where }),
         }, t(`add.${type}`)));
@@ -316,7 +369,7 @@ export class BoardView {
     const comments = ctx.view.comments(item.id);
     const editor = this.editorOf(item.id);
     const open = [ui.editing?.id === item.id ? ui.editing.field || "all" : "", ui.moving === item.id, ui.placing === item.id,
-      ui.reacting === item.id, ui.comments.has(item.id)];
+      ui.reacting === item.id, ui.comments.has(item.id), ui.menu === item.id];
     const moving = ui.moving === item.id ? [ctx.index, ctx.count, ctx.column?.id, ctx.lane?.id, ctx.view.columns.length, ctx.view.lanes.length] : null;
     const reactions = this.reactionSummary(item.id);
     const sig = JSON.stringify([
@@ -459,9 +512,45 @@ export class BoardView {
     }, text);
   }
 
+  // A card is one tab stop: its "Actions" button. The actions open below it (a disclosure, so
+  // they stay ordinary buttons) and stay open while one of them is in use; Escape closes them.
   itemActions(item, ctx, comments) {
     const t = this.t;
     const what = shorten(primaryText(item), 40) || t("empty_card");
+    const open = this.ui.menu === item.id;
+    const groupId = `actions-${item.id}`;
+    const toggle = el("button", {
+      type: "button", class: "card-menu", "data-focus-key": `${item.id}:menu`, "aria-expanded": String(open),
+      "aria-controls": open ? groupId : null, "aria-label": t("actions_named", { what }), "aria-keyshortcuts": "E M Delete V C R",
+      onclick: () => this.toggleMenu(item.id),
+    }, el("span", { "aria-hidden": "true", class: "card-menu-icon", text: "⋯" }), " ", t("actions"));
+    const wrap = el("div", { class: "card-actions-wrap" }, toggle);
+    if (!open) return wrap;
+    const actions = this.actionButtons(item, comments, what);
+    actions.id = groupId;
+    actions.setAttribute("role", "group");
+    actions.setAttribute("aria-label", t("actions_named", { what }));
+    actions.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") {
+        e.preventDefault();
+        e.stopPropagation();
+        this.toggleMenu(item.id);
+      }
+    });
+    wrap.append(actions);
+    return wrap;
+  }
+
+  toggleMenu(id, focusFirst = true) {
+    const opening = this.ui.menu !== id;
+    this.ui.menu = opening ? id : null;
+    this.render();
+    if (opening && focusFirst) this.root.querySelector(`li[data-key="${CSS.escape(id)}"] .card-actions button`)?.focus();
+    else if (!opening) this.focusKey(`${id}:menu`);
+  }
+
+  actionButtons(item, comments, what) {
+    const t = this.t;
     const actions = el("div", { class: "card-actions" });
     const button = (action, text, label, onclick, extra = {}) => el("button", {
       type: "button", "data-focus-key": `${item.id}:${action}`, "aria-label": label, onclick, ...extra,
@@ -750,6 +839,7 @@ export class BoardView {
 
   focusKey(key) {
     const node = this.root.querySelector(`[data-focus-key="${CSS.escape(key)}"]`);
+    if (node) this.stageNav.reveal(node);
     if (node) node.focus();
     return Boolean(node);
   }
@@ -800,6 +890,7 @@ export class BoardView {
   }
 
   onKeydown(e) {
+    if (this.onShortcut(e)) return;
     // Alt + arrow keys move the card that has focus: up and down in its list, left and right between columns.
     if (!e.altKey || !this.editable || !["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight"].includes(e.key)) return;
     const li = e.target.closest?.("li[data-key]");
@@ -820,6 +911,26 @@ export class BoardView {
     if (target) this.actions.move(item, target, e.target.dataset.focusKey);
   }
 }
+
+// Single-key shortcuts on a card's Actions button (listed in the help dialog): each opens the
+// card's actions and presses the same button a pointer would.
+const SHORTCUTS = { e: "edit", m: "move", Delete: "delete", v: "vote", c: "comments", r: "react" };
+
+BoardView.prototype.onShortcut = function onShortcut(e) {
+  if (e.altKey || e.ctrlKey || e.metaKey || !e.target.classList?.contains("card-menu")) return false;
+  const action = SHORTCUTS[e.key.length === 1 ? e.key.toLowerCase() : e.key];
+  const id = e.target.closest("li[data-key]")?.dataset.key;
+  if (!action || !id) return false;
+  e.preventDefault();
+  if (this.ui.menu !== id) {
+    this.ui.menu = id;
+    this.render();
+  }
+  const button = this.root.querySelector(`[data-focus-key="${CSS.escape(`${id}:${action}`)}"]`);
+  if (button) button.click();
+  else this.focusKey(`${id}:menu`);
+  return true;
+};
 
 function editorNameOf(store, id) {
   for (const p of store.people.values()) if (p.editing === id && !store.isMe(p.person)) return p.name;

@@ -477,6 +477,18 @@ noticeClose.addEventListener("click", hideNotice);
 hideNotice();
 notice.hidden = false;
 
+// The shortcuts help: a modal dialog, so focus stays in it and Escape closes it.
+const shortcuts = document.getElementById("shortcuts");
+const shortcutsOpen = document.getElementById("shortcuts-open");
+shortcutsOpen.addEventListener("click", () => shortcuts.showModal());
+shortcuts.addEventListener("close", () => shortcutsOpen.focus());
+root.addEventListener("keydown", (e) => {
+  if (e.key === "?" && !e.target.closest("form, input, textarea, select")) {
+    e.preventDefault();
+    shortcuts.showModal();
+  }
+});
+
 const verbosity = document.getElementById("verbosity");
 verbosity.value = announcer.level;
 verbosity.addEventListener("change", () => announcer.setLevel(verbosity.value));
