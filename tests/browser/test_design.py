@@ -144,3 +144,18 @@ def test_a_card_is_one_tab_stop_with_its_actions_and_shortcuts(
     expect(
         page.get_by_role("group", name="Lisää kortti: Palvelutarpeen arviointi, Ajatukset ja tunteet")
     ).to_be_visible()
+
+
+def test_a_new_invite_link_has_focus_and_a_copy_button(pages: Pages, world: Seeded, axe_source: str) -> None:
+    context = pages.context("professional", permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.goto(f"{pages.live.base}/teams/{world.team}")
+    page.get_by_role("button", name="Luo kutsulinkki").click()
+    link = page.get_by_role("textbox", name="Linkki")
+    expect(link).to_be_focused()
+    copy = page.get_by_role("button", name="Kopioi linkki")
+    copy.click()
+    expect(page.locator("#copy-status")).to_have_text("Linkki on kopioitu. Voit liittää sen viestiin.")
+    expect(copy).to_be_focused()
+    assert page.evaluate("() => navigator.clipboard.readText()") == link.input_value()
+    check_axe(page, axe_source, "a new invite link")
