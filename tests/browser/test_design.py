@@ -159,3 +159,42 @@ def test_a_new_invite_link_has_focus_and_a_copy_button(pages: Pages, world: Seed
     expect(copy).to_be_focused()
     assert page.evaluate("() => navigator.clipboard.readText()") == link.input_value()
     check_axe(page, axe_source, "a new invite link")
+
+
+LINE_TARGET = 80
+LONGEST_LINE = """() => {
+    // The most characters on one rendered line of running text in <main>.
+    let longest = 0;
+    for (const block of document.querySelectorAll("main p, main li, main dd")) {
+        const walker = document.createTreeWalker(block, NodeFilter.SHOW_TEXT);
+        const lines = new Map();
+        const range = document.createRange();
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            for (let i = 0; i < node.length; i++) {
+                range.setStart(node, i);
+                range.setEnd(node, i + 1);
+                const rect = range.getClientRects()[0];
+                if (!rect) continue;
+                const top = Math.round(rect.top);
+                lines.set(top, (lines.get(top) || 0) + 1);
+            }
+        }
+        for (const count of lines.values()) longest = Math.max(longest, count);
+    }
+    return longest;
+}"""
+
+
+def test_text_pages_keep_lines_short(pages: Pages, world: Seeded) -> None:
+    longest: dict[str, int] = {}
+    for name, who, path in (
+        ("accessibility", None, "/accessibility"),
+        ("privacy", None, "/privacy"),
+        ("me", "customer", "/me"),
+        ("home", "customer", "/"),
+    ):
+        page = pages.open(path, who, width=1280, height=900)
+        longest[name] = page.evaluate(LONGEST_LINE)
+        page.close()
+    _record("text_pages_longest_line_chars", max(longest.values()), LINE_TARGET)
+    assert max(longest.values()) <= LINE_TARGET, f"characters on the longest line: {longest}"
