@@ -23,9 +23,7 @@ async def _demo_journey(database_url: str, world: Seeded) -> str:
     engine = create_engine(database_url)
     try:
         async with engine.begin() as conn:
-            board = await create_board(
-                conn, "Kotihoidon asiakaspolku", "journey", team_id=world.team, author_id=world.professional
-            )
+            board = await create_board(conn, "Kotihoidon asiakaspolku", "journey", team_id=world.team)
             await seed_demo_content(conn, board, world.professional)
             return board
     finally:

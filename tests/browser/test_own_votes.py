@@ -5,7 +5,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from boards import protocol as p
-from browser.conftest import Pages
+from browser.conftest import Pages, open_actions
 from browser.test_features import card, remote
 from conftest import LiveServer, Seeded
 
@@ -23,10 +23,12 @@ def test_hidden_votes_show_on_the_voters_other_tabs_and_devices(pages: Pages, li
     other_tab = pages.board(who="customer")
     professional = pages.board(who="professional")
 
+    open_actions(tab, "Oma ääni")
     tab.get_by_role("button", name="Äänestä: Oma ääni").click()
     expect(card(tab, "Oma ääni")).to_contain_text("Äänesi: 1")
     expect(card(other_tab, "Oma ääni")).to_contain_text("Äänesi: 1")
     expect(other_tab.locator("#votes-left")).to_have_text("Ääniä jäljellä 4/5")
+    open_actions(other_tab, "Oma ääni")
     expect(other_tab.get_by_role("button", name="Peru ääni: Oma ääni")).to_be_visible()
 
     # A vote from another device (a program, here) reaches both tabs; nobody else learns of it.
