@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from browser.conftest import Pages, check_axe, new_session, run, wait_synced
+from browser.conftest import Pages, check_axe, new_session, open_actions, run, wait_synced
 from conftest import LiveServer
 from server.db import create_engine
 
@@ -135,6 +135,7 @@ def test_a_coach_steers_two_teams_at_once(pages: Pages, live: LiveServer, migrat
     expect(coach.get_by_role("status").filter(has_text="Kommentti on nyt tiimin taululla")).to_be_visible()
     team_a.goto(f"{live.base}/boards/{exercise['exercise_a']}")
     wait_synced(team_a)
+    open_actions(team_a, "Soittokierros aamuisin")
     team_a.get_by_role("button", name="Kommentit (1): Soittokierros aamuisin").click()
     expect(team_a.get_by_text("Hyvä! Kokeilkaa viikon ajan.")).to_be_visible()
     # The board opened after the announcement shows it too (read when the socket connects).
