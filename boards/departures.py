@@ -91,8 +91,8 @@ async def leave_team(conn: AsyncConnection, person_id: str, team_id: str, choice
     )
     remaining = (await conn.execute(select(Membership.id).where(Membership.person_id == person_id))).first()
     if remaining is None:
-        # Nothing left to take part in: stop e-mails and end every session.
-        await _withdraw_optional(conn, person_id)
+        # Nothing left to take part in: end every session. The optional consents stay as the
+        # person chose them: the progress-update consent says it holds after they have stopped.
         await end_all_sessions(conn, person_id)
         result.sessions_ended = True
     return result

@@ -71,6 +71,11 @@ CORNERSTONES = ("human_encounter", "earning_trust", "proactive_approach")
 IDEA_STATUSES = ("idea", "voted", "testing", "adopted", "dropped")
 TEST_RESULTS = ("adopt", "adapt", "drop")
 TEST_STATUSES = ("planned", "running", "done")
+# What participants follow afterwards ("you said, we did"): a fixed vocabulary so that a
+# progress update can say it in plain words; "not taken forward" always comes with a reason.
+PROGRESS = ("received", "in_progress", "in_practice", "not_taken_forward")
+NOT_TAKEN_FORWARD = "not_taken_forward"
+PROGRESS_FIELDS = {"progress": FieldSpec("choice", choices=PROGRESS), "progress_reason": FieldSpec("longtext", 1000)}
 
 ITEM_TYPES: dict[str, ItemType] = {
     t.name: t
@@ -133,6 +138,7 @@ ITEM_TYPES: dict[str, ItemType] = {
                 "stage_ref": FieldSpec("ref"),
                 "finding_ref": FieldSpec("ref"),
                 "cornerstone": FieldSpec("choice", choices=CORNERSTONES),
+                **PROGRESS_FIELDS,
             },
             required=("title",),
         ),
@@ -148,6 +154,7 @@ ITEM_TYPES: dict[str, ItemType] = {
                 "status": FieldSpec("choice", choices=TEST_STATUSES),
                 "learned": LONG,
                 "result": FieldSpec("choice", choices=TEST_RESULTS),
+                **PROGRESS_FIELDS,
             },
         ),
         ItemType(
@@ -205,4 +212,6 @@ def validate_fields(item_type: ItemType, values: dict[str, Any], *, max_text: in
             clean[name] = value
         else:  # pragma: no cover - every kind is handled above
             raise FieldError("bad_field", f"The field {name} cannot be set.")
+    if clean.get("progress") == NOT_TAKEN_FORWARD and not (clean.get("progress_reason") or "").strip():
+        raise FieldError("missing_field", "Write why this is not taken forward (the field progress_reason).")
     return clean

@@ -111,3 +111,31 @@ class Reaction(Base):
     person_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     emoji: Mapped[str] = mapped_column(String(16), primary_key=True)
     board_id: Mapped[str] = mapped_column(ForeignKey("board.id", ondelete="CASCADE"), index=True)
+
+
+class ProgressLink(Base):
+    """An idea or test a progress update is about; its status is read when the update is shown."""
+
+    __tablename__ = "progress_link"
+    update_id: Mapped[str] = mapped_column(ForeignKey("progress_update.id", ondelete="CASCADE"), primary_key=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("item.id", ondelete="CASCADE"), primary_key=True)
+
+
+class ProgressDelivery(Base):
+    """One recipient of one update, written with the update: their feed entry and its read mark."""
+
+    __tablename__ = "progress_delivery"
+    update_id: Mapped[str] = mapped_column(ForeignKey("progress_update.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ProgressReply(Base):
+    """A recipient's answer to an update; the team sees it on its updates page."""
+
+    __tablename__ = "progress_reply"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    update_id: Mapped[str] = mapped_column(ForeignKey("progress_update.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[str | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

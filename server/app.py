@@ -194,6 +194,7 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
     from server.oidc_routes import oidc_routes
     from server.pages import EXCEPTION_HANDLERS, page_routes
     from server.privacy_routes import privacy_routes
+    from server.progress_routes import progress_routes
     from server.round_routes import round_routes
     from server.team_routes import team_routes
 
@@ -203,6 +204,7 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
         Route("/metrics", metrics_page),
         WebSocketRoute("/ws/boards/{board_id}", board_socket),
         *team_routes(),
+        *progress_routes(),
         *round_routes(),
         *account_routes(),
         *admin_routes(),

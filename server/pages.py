@@ -30,6 +30,7 @@ from auth.passwords import verify_password
 from auth.permissions import BoardOwner, board_access
 from auth.redirects import safe_next
 from auth.sessions import SessionInfo, create_session, end_session, resolve_session
+from boards import progress
 from boards.models import Board, Item
 from server.i18n import (
     DEFAULT_LOCALE,
@@ -305,7 +306,9 @@ async def home(request: Request) -> Response:
                 .order_by(Notification.created_at)
             )
         ).all()
-        no_team = not (teams or notes or coached or session.is_admin)
+        updates_recent = (await progress.feed(conn, session.person_id))[:5]
+        updates_unread = await progress.unread_count(conn, session.person_id)
+        no_team = not (teams or notes or coached or session.is_admin or updates_recent)
         account = await _organisation_account(conn, session.person_id) if no_team else None
     if account is not None:
         # Signed in with an organisation account, in no team yet: say who can change that.
@@ -320,7 +323,13 @@ async def home(request: Request) -> Response:
     return render(
         request,
         "home.html",
-        {"teams": teams, "notifications": notifications, "coached": programmes},
+        {
+            "teams": teams,
+            "notifications": notifications,
+            "coached": programmes,
+            "updates_recent": updates_recent,
+            "updates_unread": updates_unread,
+        },
         session=session,
     )
 

@@ -254,6 +254,17 @@ def expected(route: str, method: str, persona: str) -> set[int] | str:
         if route == "/me/leave/{team_id}":  # no choice made: the page again, nothing changes
             return {200} if role in ("customer", "professional", "observer") else {404}
         return {400} if member else {404}
+    if route == "/teams/{team_id}/updates":
+        if not signed_in:
+            return {303}
+        if method == "GET":
+            return {200} if member else {404}
+        # No title or text sent: refused for the team's writers, nothing changes.
+        return {400} if role in ("professional", "customer") else ({403} if member else {404})
+    if route == "/updates":
+        return {200} if signed_in else {303}
+    if route == "/updates/{update_id}/replies":  # nothing was delivered to anyone yet
+        return {404} if signed_in else {303}
     if route == "/teams/{team_id}/members/{person_id}/assisted-consent":
         if not signed_in:
             return {303}
@@ -314,6 +325,7 @@ def _fill(path: str, world: World, persona: str, scope: str = "own") -> str:
         .replace("{provider_id}", "0" * 32)
         .replace("{purpose}", "quotes")
         .replace("{notification_id}", world.notifications[victim(persona)])
+        .replace("{update_id}", "0" * 32)
         .replace("{kind}", "md")
         .replace("{organisation_id}", world.organisation)
         .replace("{programme_id}", world.programme)

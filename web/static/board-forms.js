@@ -88,6 +88,10 @@ export function itemForm(t, { type, names, values = {}, legend, saveText, onSave
         result[c.name] = empty ? null : value;
       }
     }
+    // The server takes "not taken forward" only together with its reason, so send both.
+    if (result.progress === "not_taken_forward" && !("progress_reason" in result)) {
+      result.progress_reason = values.progress_reason ?? null;
+    }
     onSave(result, form);
   });
   form.addEventListener("keydown", (e) => {

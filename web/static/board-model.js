@@ -14,10 +14,10 @@ export const FIELDS = {
     name: "text", avatar: "emoji", picture: "text", life_situation: "longtext", problems: "longtext",
     goals: "longtext", service_use: "longtext", quote: "longtext", segment: "choice",
   },
-  idea: { title: "text", text: "longtext", status: "choice", stage_ref: "ref", finding_ref: "ref", cornerstone: "choice" },
+  idea: { title: "text", text: "longtext", status: "choice", stage_ref: "ref", finding_ref: "ref", cornerstone: "choice", progress: "choice", progress_reason: "longtext" },
   test: {
     idea_ref: "ref", hypothesis: "longtext", what: "longtext", with_whom: "longtext", measure: "longtext",
-    when: "text", status: "choice", learned: "longtext", result: "choice",
+    when: "text", status: "choice", learned: "longtext", result: "choice", progress: "choice", progress_reason: "longtext",
   },
   comment: { text: "longtext" },
 };
@@ -33,6 +33,7 @@ const CHOICES = {
   "idea.status": ["idea", "voted", "testing", "adopted", "dropped"],
   "stage.status": ["idea", "voted", "testing", "adopted", "dropped"],
   "test.status": ["planned", "running", "done"],
+  progress: ["received", "in_progress", "in_practice", "not_taken_forward"],
 };
 
 export function choicesOf(type, field) {
@@ -59,8 +60,8 @@ const EDITABLE = {
   card: ["text", "colour", "key"],
   finding: ["text", "key", "colour"],
   question: ["text"],
-  idea: ["title", "text", "status", "cornerstone"],
-  test: ["hypothesis", "what", "with_whom", "measure", "when", "status", "learned", "result", "idea_ref"],
+  idea: ["title", "text", "status", "cornerstone", "progress", "progress_reason"],
+  test: ["hypothesis", "what", "with_whom", "measure", "when", "status", "learned", "result", "idea_ref", "progress", "progress_reason"],
   comment: ["text"],
   stage: ["title", "description"],
   theme: ["title", "text"],

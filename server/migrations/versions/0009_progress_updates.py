@@ -1,0 +1,61 @@
+"""progress updates: linked ideas and tests, deliveries with read marks, replies
+
+Revision ID: 0009_progress_updates
+Revises: 0008_admin_roles
+Create Date: 2026-12-04
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+import server.db
+
+
+revision = '0009_progress_updates'
+down_revision = '0008_admin_roles'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('progress_link',
+    sa.Column('update_id', sa.String(length=32), nullable=False),
+    sa.Column('item_id', sa.String(length=32), nullable=False),
+    sa.ForeignKeyConstraint(['item_id'], ['item.id'], name=op.f('fk_progress_link_item_id_item'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['update_id'], ['progress_update.id'], name=op.f('fk_progress_link_update_id_progress_update'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('update_id', 'item_id', name=op.f('pk_progress_link'))
+    )
+    op.create_table('progress_delivery',
+    sa.Column('update_id', sa.String(length=32), nullable=False),
+    sa.Column('person_id', sa.String(length=32), nullable=False),
+    sa.Column('read_at', server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_progress_delivery_person_id_person'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['update_id'], ['progress_update.id'], name=op.f('fk_progress_delivery_update_id_progress_update'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('update_id', 'person_id', name=op.f('pk_progress_delivery'))
+    )
+    with op.batch_alter_table('progress_delivery', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_progress_delivery_person_id'), ['person_id'], unique=False)
+    op.create_table('progress_reply',
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('update_id', sa.String(length=32), nullable=False),
+    sa.Column('person_id', sa.String(length=32), nullable=True),
+    sa.Column('body', sa.String(length=2000), nullable=False),
+    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_progress_reply_person_id_person'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['update_id'], ['progress_update.id'], name=op.f('fk_progress_reply_update_id_progress_update'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_progress_reply'))
+    )
+    with op.batch_alter_table('progress_reply', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_progress_reply_update_id'), ['update_id'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('progress_reply', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_progress_reply_update_id'))
+    op.drop_table('progress_reply')
+    with op.batch_alter_table('progress_delivery', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_progress_delivery_person_id'))
+    op.drop_table('progress_delivery')
+    op.drop_table('progress_link')
