@@ -19,7 +19,7 @@ export const REACTIONS = [
   ["💡", "reaction_idea"],
   ["❓", "reaction_question"],
 ];
-const SHOWN_FIELDS = { card: ["touchpoint", "critical", "emotion"], finding: [], idea: ["status", "cornerstone"], test: ["status", "result", "when"] };
+const SHOWN_FIELDS = { card: ["touchpoint", "critical", "emotion"], finding: [], idea: ["status", "cornerstone", "progress"], test: ["status", "result", "when", "progress"] };
 const DETAIL_FIELDS = { idea: ["text"], test: ["what", "with_whom", "measure", "learned"] };
 
 export class BoardView {
