@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from auth import audit, consent
+from auth import audit, consent, mail_outbox
+from auth.mail_render import LinkedItem, MailContext, progress_message
 from auth.models import AuditEvent, Membership, Person, ProgressUpdate, Team
 from boards.itemtypes import PROGRESS
 from boards.models import Board, Item, ProgressDelivery, ProgressLink, ProgressReply
@@ -158,9 +159,16 @@ async def email_recipients(conn: AsyncConnection, team_id: str) -> set[str]:
 
 
 async def write_update(
-    conn: AsyncConnection, team_id: str, author_id: str, title: str, body: str, item_ids: list[str]
+    conn: AsyncConnection,
+    team_id: str,
+    author_id: str,
+    title: str,
+    body: str,
+    item_ids: list[str],
+    mail: MailContext | None = None,
 ) -> tuple[str, set[str]]:
-    """Store an update, its links and one delivery per recipient; returns the update's id and the recipients."""
+    """Store an update, its links, one delivery per recipient and (with ``mail``) an e-mail in the outbox
+    for each recipient with an address and the consent given; returns the update's id and the recipients."""
     title = " ".join(title.split())
     body = body.strip()
     if not title or not body:
@@ -184,6 +192,7 @@ async def write_update(
         # The author has read what they wrote.
         read_at = utcnow() if person_id == author_id else None
         await conn.execute(insert(ProgressDelivery).values(update_id=update_id, person_id=person_id, read_at=read_at))
+    mailed = await _enqueue_mail(conn, mail, team_id, title, body, wanted) if mail is not None else 0
     await audit.record(
         conn,
         "progress_update.written",
@@ -193,8 +202,29 @@ async def write_update(
         team_id=team_id,
         recipients=len(people),
         items=len(wanted),
+        mailed=mailed,
     )
     return update_id, people
+
+
+async def _enqueue_mail(
+    conn: AsyncConnection, ctx: MailContext, team_id: str, title: str, body: str, item_ids: list[str]
+) -> int:
+    team = (await conn.execute(select(Team.name).where(Team.id == team_id))).scalar_one()
+    by_id = {item.id: item for item in await followed_items(conn, team_id)}
+    items = [LinkedItem(by_id[i].title, by_id[i].progress, by_id[i].reason) for i in item_ids]
+    people = await email_recipients(conn, team_id)
+    rows = (
+        await conn.execute(
+            select(Person.id, Person.email, Person.locale).where(Person.id.in_(people), Person.email.is_not(None))
+        )
+    ).all()
+    for row in rows:
+        message = progress_message(
+            ctx, person_id=row.id, to=row.email, locale=row.locale, team=team, title=title, body=body, items=items
+        )
+        await mail_outbox.enqueue(conn, row.id, message)
+    return len(rows)
 
 
 async def _linked(conn: AsyncConnection, update_ids: list[str]) -> dict[str, list[Followed]]:

@@ -22,6 +22,7 @@ from server import metrics
 from server.broadcast import backend_for
 from server.db import TransactionRunner, create_engine
 from server.logs import request_id
+from server.mail_sender import MailSender
 from server.memory import freeze_startup_objects
 from server.ratelimit import BucketMap
 from server.settings import Settings
@@ -165,18 +166,21 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
             sequencer=sequencer,
             writes=writes,
             op_buckets=BucketMap(settings.ops_per_second, settings.ops_burst),
+            mail=MailSender(engine, settings),
             extra_origins=extra_origins,
         )
         app.state.kumppani = state
         if settings.metrics_token is not None:
             _read_at_scrape(metrics.enable(), state)
         await hub.start()
+        state.mail.start()
         if not hub.single_process:
             await hub.serve_inbox(writes.inbox, writes.on_message)
         freeze_startup_objects()
         try:
             yield
         finally:
+            await state.mail.stop()
             await writes.begin_closing()
             await sequencer.close()
             writes.close()
@@ -191,6 +195,7 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
     from server.api_routes import api_routes
     from server.board_routes import board_routes
     from server.consent_routes import consent_routes
+    from server.mail_routes import mail_routes
     from server.oidc_routes import oidc_routes
     from server.pages import EXCEPTION_HANDLERS, page_routes
     from server.privacy_routes import privacy_routes
@@ -206,6 +211,7 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
         *team_routes(),
         *progress_routes(),
         *round_routes(),
+        *mail_routes(),
         *account_routes(),
         *admin_routes(),
         *consent_routes(),

@@ -7,12 +7,18 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from auth import teams
+from auth.mail_render import MailContext
 from boards import progress
 from server.pages import agreement_gate, current_session, error_page, render
 from server.pages import app_state as _state
 from server.security import csrf_form
 
 WRITERS = ("professional", "customer")
+
+
+def mail_context(request: Request) -> MailContext:
+    settings = _state(request).settings
+    return MailContext(settings.base_url, settings.mail_sender, settings.secret_keys)
 
 
 async def _team_updates_page(request: Request, *, status: int = 200, **extra: object) -> Response:
@@ -65,10 +71,12 @@ async def write_update(request: Request) -> Response:
         if not (access.agreed and access.role in WRITERS):
             return error_page(request, 403, session=session)
         try:
-            await progress.write_update(conn, team_id, session.person_id, title, body, item_ids)
+            await progress.write_update(conn, team_id, session.person_id, title, body, item_ids, mail_context(request))
         except progress.UpdateError as exc:
             error = exc.key
-    if error is not None:
+    if error is None:
+        _state(request).mail.wake()
+    else:
         return await _team_updates_page(request, status=400, form_error=error, title=title, body=body)
     return RedirectResponse(f"/teams/{team_id}/updates?written=1", status_code=303)
 

@@ -60,12 +60,28 @@ class Settings:
     privacy_dpo: str = ""
     #: Bearer token for ``GET /metrics``; unset: no metrics, and prometheus-client is never imported.
     metrics_token: str | None = None
+    # E-mail: with no SMTP host, messages are written to files under the data directory.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = True
+    mail_from: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def secret_key(self) -> str:
         """The key new signatures are made with; older keys in the list still verify."""
         return self.secret_keys[0]
+
+    @property
+    def mail_dir(self) -> Path:
+        """Where messages go when no SMTP server is set."""
+        return self.data_dir / "mail"
+
+    @property
+    def mail_sender(self) -> str:
+        return self.mail_from or f"Kumppani <noreply@{urlsplit(self.base_url).hostname or 'localhost'}>"
 
     @property
     def is_production(self) -> bool:
@@ -179,6 +195,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if metrics_token is not None and len(metrics_token) < 24:
         raise SettingsError("KUMPPANI_METRICS_TOKEN must be at least 24 characters long (or unset: no metrics).")
 
+    starttls = env.get("KUMPPANI_SMTP_STARTTLS", "true").strip().lower()
+    if starttls not in ("true", "false"):
+        raise SettingsError(f"KUMPPANI_SMTP_STARTTLS must be true or false, not {starttls!r}.")
+    mail_from = _text(env, "KUMPPANI_MAIL_FROM")
+    if mail_from and "@" not in mail_from:
+        raise SettingsError(f"KUMPPANI_MAIL_FROM must be an e-mail address, not {mail_from!r}.")
+
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
@@ -200,4 +223,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         privacy_contact=_text(env, "KUMPPANI_PRIVACY_CONTACT"),
         privacy_dpo=_text(env, "KUMPPANI_PRIVACY_DPO"),
         metrics_token=metrics_token,
+        smtp_host=env.get("KUMPPANI_SMTP_HOST", "").strip(),
+        smtp_port=_int(env, "KUMPPANI_SMTP_PORT", 587, 1, 65535),
+        smtp_username=env.get("KUMPPANI_SMTP_USERNAME", "").strip(),
+        smtp_password=env.get("KUMPPANI_SMTP_PASSWORD", ""),
+        smtp_starttls=starttls == "true",
+        mail_from=mail_from,
     )

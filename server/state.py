@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from boards.sequencer import Sequencer
+from server.mail_sender import MailSender
 from server.ratelimit import BucketMap
 from server.settings import Settings
 from server.ws.connection import Connection
@@ -23,6 +24,7 @@ class AppState:
     sequencer: Sequencer
     writes: WriteRouter
     op_buckets: BucketMap
+    mail: MailSender
     extra_origins: frozenset[str] = frozenset()
     _by_person: dict[str, set[Connection]] = field(default_factory=lambda: defaultdict(set))
     #: Connections being opened (counted against the limit before they are tracked).

@@ -1,4 +1,4 @@
-"""progress updates: linked ideas and tests, deliveries with read marks, replies
+"""progress updates: linked ideas and tests, deliveries with read marks, replies; the mail outbox
 
 Revision ID: 0009_progress_updates
 Revises: 0008_admin_roles
@@ -20,6 +20,24 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('mail_outbox',
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('person_id', sa.String(length=32), nullable=True),
+    sa.Column('recipient', sa.String(length=320), nullable=False),
+    sa.Column('message_id', sa.String(length=200), nullable=False),
+    sa.Column('message', sa.Text(), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_error', sa.String(length=300), nullable=True),
+    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_mail_outbox_person_id_person'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_mail_outbox')),
+    sa.UniqueConstraint('message_id', name=op.f('uq_mail_outbox_message_id'))
+    )
+    with op.batch_alter_table('mail_outbox', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_mail_outbox_next_attempt_at'), ['next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_mail_outbox_person_id'), ['person_id'], unique=False)
     op.create_table('progress_link',
     sa.Column('update_id', sa.String(length=32), nullable=False),
     sa.Column('item_id', sa.String(length=32), nullable=False),
@@ -59,3 +77,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_progress_delivery_person_id'))
     op.drop_table('progress_delivery')
     op.drop_table('progress_link')
+    with op.batch_alter_table('mail_outbox', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_mail_outbox_person_id'))
+        batch_op.drop_index(batch_op.f('ix_mail_outbox_next_attempt_at'))
+    op.drop_table('mail_outbox')
