@@ -62,6 +62,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     listening = f"http://{args.host}:{args.port}"
     public = "" if settings.base_url.rstrip("/") == listening else f", public address {settings.base_url}"
     print(f"Starting Kumppani on {listening}{public}  (stop with Ctrl+C)", flush=True)
+    if settings.smtp_host:
+        print(f"E-mail goes through {settings.smtp_host}:{settings.smtp_port}.", flush=True)
+    else:
+        print(f"E-mail is not sent: messages are written to {settings.mail_dir}/", flush=True)
     uvicorn.run(
         "server.asgi:app_from_environment",
         factory=True,
