@@ -203,7 +203,14 @@ async def me_page(request: Request) -> Response:
     return render(
         request,
         "me.html",
-        {"memberships": memberships, "statuses": statuses, "choices": choices, "texts": texts, "person": person},
+        {
+            "memberships": memberships,
+            "statuses": statuses,
+            "choices": choices,
+            "texts": texts,
+            "person": person,
+            "email_state": request.query_params.get("email"),
+        },
         session=session,
     )
 

@@ -247,3 +247,27 @@ def test_the_outbox_delivers_exactly_once_across_a_server_killed_while_sending(
     assert sorted(rcpt for rcpts, _ in recorder.received for rcpt in rcpts) == sorted(
         [ADDRESSES["leaver"], ADDRESSES["silent"]]
     )
+
+
+def test_a_customer_adds_and_removes_an_email_address_and_bad_ones_change_nothing(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    crew = asyncio.run(_team(migrated_url))
+    customer = crew.people["silent"]
+
+    def stored() -> str | None:
+        return asyncio.run(_query(migrated_url, select(Person.email).where(Person.id == customer)))[0][0]
+
+    with make_client(migrated_url, tmp_path) as client:
+        saved = _post(client, crew, "silent", "/me/email", {"email": "  Sanna@Example.ORG "})
+        assert saved.status_code == 303 and stored() == "Sanna@example.org"
+        page = client.get(saved.headers["location"])
+        assert 'role="status"' in page.text and 'value="Sanna@example.org"' in page.text
+        for bad in ("sanna", "sanna@", "sanna@example", "a b@example.org", "x" * 320 + "@example.org"):
+            refused = _post(client, crew, "silent", "/me/email", {"email": bad})
+            assert refused.headers["location"].startswith("/me?email=bad")
+            assert stored() == "Sanna@example.org"
+        alert = client.get("/me?email=bad")
+        assert 'role="alert"' in alert.text and "Tämä ei ole sähköpostiosoite" in alert.text
+        assert _post(client, crew, "silent", "/me/email", {"remove": "yes"}).status_code == 303
+        assert stored() is None
