@@ -31,6 +31,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_taken_forward": "ei tehdä",
         "none": "ei vielä tietoa",
         "reason": "syy",
+        "signin_subject": "Kirjautumislinkki",
+        "signin_text": "Kirjaudu Kumppaniin tällä linkillä. Se toimii kerran ja 15 minuuttia.",
+        "signin_ignore": "Jos et pyytänyt linkkiä, voit jättää viestin huomiotta.",
     },
     "sv": {
         "subject": "Lägesrapport: {title}",
@@ -45,6 +48,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_taken_forward": "förs inte vidare",
         "none": "inget läge ännu",
         "reason": "orsak",
+        "signin_subject": "Inloggningslänk",
+        "signin_text": "Logga in i Kumppani med den här länken. Den fungerar en gång i 15 minuter.",
+        "signin_ignore": "Om du inte bad om länken kan du strunta i meddelandet.",
     },
     "en": {
         "subject": "Update: {title}",
@@ -59,6 +65,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_taken_forward": "not taken forward",
         "none": "no status yet",
         "reason": "reason",
+        "signin_subject": "Sign-in link",
+        "signin_text": "Sign in to Kumppani with this link. It works once, for 15 minutes.",
+        "signin_ignore": "If you did not ask for the link, you can ignore this message.",
     },
 }
 
@@ -135,5 +144,25 @@ def progress_message(
     html_lang = mail_language(locale)
     message.add_alternative(
         f'<!doctype html><html lang="{html_lang}"><body>{"".join(parts)}</body></html>', subtype="html"
+    )
+    return message
+
+
+def signin_message(ctx: MailContext, *, to: str, locale: str, link: str) -> EmailMessage:
+    """A one-time sign-in link: transactional, so it has no unsubscribe link."""
+    words = TEXTS[mail_language(locale)]
+    message = EmailMessage()
+    message["Subject"] = words["signin_subject"]
+    message["From"] = ctx.sender
+    message["To"] = to
+    message["Message-ID"] = make_msgid(domain=ctx.sender.rpartition("@")[2].strip(">") or "localhost")
+    message["Content-Language"] = mail_language(locale)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content("\n".join([words["signin_text"], "", link, "", words["signin_ignore"], ""]))
+    esc = html.escape
+    message.add_alternative(
+        f'<!doctype html><html lang="{mail_language(locale)}"><body><p>{esc(words["signin_text"])}</p>'
+        f'<p><a href="{esc(link)}">{esc(link)}</a></p><p>{esc(words["signin_ignore"])}</p></body></html>',
+        subtype="html",
     )
     return message

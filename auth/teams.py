@@ -201,6 +201,27 @@ async def issue_return_link(
     return token
 
 
+async def issue_email_link(
+    conn: AsyncConnection, secret_keys: list[str] | tuple[str, ...], person_id: str, minutes: int
+) -> str:
+    """A short-lived sign-in link for the person's own inbox. It leaves the contact person's
+    printed link working: asking for one by e-mail is no reason to take that away."""
+    token = make_token(secret_keys, "return-link")
+    now = utcnow()
+    await conn.execute(
+        insert(ReturnLink).values(
+            id=new_id(),
+            token_hash=digest(token),
+            person_id=person_id,
+            created_by_id=person_id,
+            expires_at=now + timedelta(minutes=minutes),
+            created_at=now,
+        )
+    )
+    await audit.record(conn, "email_link.issued", actor_id=person_id, object_type="person", object_id=person_id)
+    return token
+
+
 async def return_link_person(
     conn: AsyncConnection, secret_keys: list[str] | tuple[str, ...], token: str, now: datetime | None = None
 ) -> str | None:

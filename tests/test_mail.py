@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -271,3 +272,73 @@ def test_a_customer_adds_and_removes_an_email_address_and_bad_ones_change_nothin
         assert 'role="alert"' in alert.text and "Tämä ei ole sähköpostiosoite" in alert.text
         assert _post(client, crew, "silent", "/me/email", {"remove": "yes"}).status_code == 303
         assert stored() is None
+
+
+def test_a_sign_in_link_by_email_lasts_fifteen_minutes_works_once_and_tells_nothing_of_unknown_addresses(
+    migrated_url: str, tmp_path: Path, smtp: tuple[Recorder, Controller]
+) -> None:
+    from datetime import timedelta
+
+    from auth.models import ReturnLink
+    from server.db import utcnow
+
+    recorder, controller = smtp
+    crew = asyncio.run(_team(migrated_url))
+    _with_addresses(migrated_url, crew, silent="sv")
+    with make_client(migrated_url, tmp_path, **_smtp_env(controller)) as client:
+
+        def ask(address: str) -> Any:
+            form = client.get("/signin/email")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+            assert csrf
+            return client.post("/signin/email", data={"csrf": csrf.group(1), "email": address})
+
+        known = ask("SANNA@example.org")
+        _until(lambda: len(recorder.received) == 1, "the sign-in link")
+        unknown = ask("nobody@example.org")
+        assert known.status_code == unknown.status_code == 200
+        per_request = re.compile(r'(value|nonce)="[^"]+"')
+        assert per_request.sub("", known.text) == per_request.sub("", unknown.text)
+        assert len(asyncio.run(_query(migrated_url, select(MailOutbox.id)))) == 1
+        assert ask("not an address").status_code == 400
+
+        recipients, message = recorder.received[0]
+        assert recipients == [ADDRESSES["silent"]] and message["Subject"] == "Inloggningslänk"
+        assert message["List-Unsubscribe"] is None
+        plain = message.get_body(("plain",))
+        assert plain is not None
+        found = re.search(r"http://testserver(/return/\S+)", plain.get_content())
+        assert found
+        link = found.group(1)
+        expires = asyncio.run(_query(migrated_url, select(ReturnLink.expires_at)))[0][0]
+        assert timedelta(minutes=14) < expires - utcnow() <= timedelta(minutes=15)
+
+        def use() -> Any:
+            page = client.get(link)
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            return client.post(link, data={"csrf": csrf.group(1) if csrf else ""})
+
+        client.cookies.clear()
+        first = use()
+        assert first.status_code == 303 and client.cookies.get("kumppani")
+        client.cookies.clear()
+        assert use().status_code == 410
+
+        ask("sanna@example.org")
+        _until(lambda: len(recorder.received) == 2, "a second sign-in link")
+        second = message_from_bytes(recorder.received[1][1].as_bytes(), policy=policy.default)
+        body = second.get_body(("plain",))
+        assert body is not None
+        late = re.search(r"http://testserver(/return/\S+)", body.get_content())
+        assert late
+        link = late.group(1)
+
+        async def expire() -> None:
+            engine = create_engine(migrated_url)
+            async with engine.begin() as conn:
+                await conn.execute(update(ReturnLink).values(expires_at=utcnow() - timedelta(seconds=1)))
+            await engine.dispose()
+
+        asyncio.run(expire())
+        client.cookies.clear()
+        assert use().status_code == 410

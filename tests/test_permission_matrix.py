@@ -170,7 +170,7 @@ def expected(route: str, method: str, persona: str) -> set[int] | str:
         return "public"
     if route in ("/invite/{token}", "/return/{token}", "/signin/oidc/{provider_id}", "/signin/oidc/callback"):
         return "public"
-    if route == "/lang":
+    if route in ("/lang", "/signin/email"):
         return "public"
     if route == "/metrics":  # only with KUMPPANI_METRICS_TOKEN and its bearer token; a session never opens it
         return {404}
