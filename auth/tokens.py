@@ -15,7 +15,9 @@ from typing import Literal
 
 from itsdangerous import BadSignature, Signer, TimestampSigner
 
-Purpose = Literal["invite", "return-link", "ws-ticket", "unsubscribe", "export", "share", "csrf", "oidc-state"]
+Purpose = Literal[
+    "invite", "return-link", "ws-ticket", "unsubscribe", "export", "share", "csrf", "oidc-state", "feedback"
+]
 
 
 class TokenError(ValueError):

@@ -7,13 +7,14 @@ changes the item rows.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -128,6 +129,19 @@ class ProgressDelivery(Base):
     update_id: Mapped[str] = mapped_column(ForeignKey("progress_update.id", ondelete="CASCADE"), primary_key=True)
     person_id: Mapped[str] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FeedbackAnswer(Base):
+    """One anonymous answer: no person, cookie, address, user agent or time of day, only the date."""
+
+    __tablename__ = "feedback_answer"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    team_id: Mapped[str] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"), index=True)
+    update_id: Mapped[str | None] = mapped_column(ForeignKey("progress_update.id", ondelete="CASCADE"))
+    answered_on: Mapped[date] = mapped_column(Date)
+    worth: Mapped[str | None] = mapped_column(String(10))
+    heard: Mapped[str | None] = mapped_column(String(10))
+    comment: Mapped[str | None] = mapped_column(String(1000))
 
 
 class ProgressReply(Base):

@@ -197,6 +197,7 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
     from server.consent_routes import consent_routes
     from server.email_routes import email_routes
     from server.email_signin_routes import email_signin_routes
+    from server.feedback_routes import feedback_routes
     from server.mail_routes import mail_routes
     from server.oidc_routes import oidc_routes
     from server.pages import EXCEPTION_HANDLERS, page_routes
@@ -216,6 +217,7 @@ def create_app(settings: Settings, *, extra_origins: frozenset[str] = frozenset(
         *mail_routes(),
         *email_routes(),
         *email_signin_routes(),
+        *feedback_routes(),
         *account_routes(),
         *admin_routes(),
         *consent_routes(),

@@ -8,7 +8,7 @@ from starlette.routing import BaseRoute, Route
 
 from auth import teams
 from auth.mail_render import MailContext
-from boards import progress
+from boards import feedback, progress
 from server.pages import agreement_gate, current_session, error_page, render
 from server.pages import app_state as _state
 from server.security import csrf_form
@@ -35,6 +35,9 @@ async def _team_updates_page(request: Request, *, status: int = 200, **extra: ob
             return error_page(request, 404, session=session)
         updates = await progress.team_updates(conn, team_id)
         items = await progress.followed_items(conn, team_id)
+        answers = await feedback.results(conn, team_id)
+    keys = _state(request).settings.secret_keys
+    links = {u.id: feedback.link_token(keys, team_id, u.id) for u in updates}
     return render(
         request,
         "updates.html",
@@ -44,6 +47,10 @@ async def _team_updates_page(request: Request, *, status: int = 200, **extra: ob
             "items": items,
             "may_write": access.agreed and access.role in WRITERS,
             "written": request.query_params.get("written") == "1",
+            "feedback": answers,
+            "feedback_link": feedback.link_token(keys, team_id),
+            "feedback_links": links,
+            "threshold": feedback.THRESHOLD,
             **extra,
         },
         status=status,
@@ -89,8 +96,12 @@ async def my_updates(request: Request) -> Response:
     async with _state(request).engine.begin() as conn:
         feed = await progress.feed(conn, session.person_id)
         await progress.mark_read(conn, session.person_id)
+    keys = _state(request).settings.secret_keys
+    links = {u.id: feedback.link_token(keys, u.team_id, u.id) for u in feed}
     replied = request.query_params.get("replied") == "1"
-    return render(request, "my_updates.html", {"feed": feed, "replied": replied}, session=session)
+    return render(
+        request, "my_updates.html", {"feed": feed, "replied": replied, "feedback_links": links}, session=session
+    )
 
 
 async def reply(request: Request) -> Response:
@@ -110,7 +121,7 @@ async def reply(request: Request) -> Response:
             return render(
                 request,
                 "my_updates.html",
-                {"feed": feed, "form_error": exc.key, "error_update": update_id},
+                {"feed": feed, "form_error": exc.key, "error_update": update_id, "feedback_links": {}},
                 status=400,
                 session=session,
             )

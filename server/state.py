@@ -26,6 +26,8 @@ class AppState:
     op_buckets: BucketMap
     mail: MailSender
     extra_origins: frozenset[str] = frozenset()
+    #: Anonymous feedback per (hashed) address, team and day: in memory only, never stored.
+    feedback_buckets: BucketMap = field(default_factory=lambda: BucketMap(10 / 3600, 10))
     _by_person: dict[str, set[Connection]] = field(default_factory=lambda: defaultdict(set))
     #: Connections being opened (counted against the limit before they are tracked).
     _reserved: dict[str, int] = field(default_factory=dict)

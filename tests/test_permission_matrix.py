@@ -263,6 +263,8 @@ def expected(route: str, method: str, persona: str) -> set[int] | str:
         return {400} if role in ("professional", "customer") else ({403} if member else {404})
     if route == "/me/email":  # no address sent: back to "my data" with the error, nothing changes
         return {303}
+    if route == "/feedback/{token}":  # an invite's token is no feedback link
+        return {404}
     if route == "/unsubscribe/{token}":  # an invite's token is no unsubscribe token: its purpose differs
         return {404}
     if route == "/updates":

@@ -1,4 +1,4 @@
-"""progress updates: linked ideas and tests, deliveries with read marks, replies; the mail outbox
+"""progress updates: linked ideas and tests, deliveries with read marks, replies; the mail outbox; anonymous feedback
 
 Revision ID: 0009_progress_updates
 Revises: 0008_admin_roles
@@ -69,7 +69,26 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_progress_reply_update_id'), ['update_id'], unique=False)
 
 
+    op.create_table('feedback_answer',
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('team_id', sa.String(length=32), nullable=False),
+    sa.Column('update_id', sa.String(length=32), nullable=True),
+    sa.Column('answered_on', sa.Date(), nullable=False),
+    sa.Column('worth', sa.String(length=10), nullable=True),
+    sa.Column('heard', sa.String(length=10), nullable=True),
+    sa.Column('comment', sa.String(length=1000), nullable=True),
+    sa.ForeignKeyConstraint(['team_id'], ['team.id'], name=op.f('fk_feedback_answer_team_id_team'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['update_id'], ['progress_update.id'], name=op.f('fk_feedback_answer_update_id_progress_update'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_feedback_answer'))
+    )
+    with op.batch_alter_table('feedback_answer', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_feedback_answer_team_id'), ['team_id'], unique=False)
+
+
 def downgrade() -> None:
+    with op.batch_alter_table('feedback_answer', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_feedback_answer_team_id'))
+    op.drop_table('feedback_answer')
     with op.batch_alter_table('progress_reply', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_progress_reply_update_id'))
     op.drop_table('progress_reply')
