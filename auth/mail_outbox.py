@@ -71,7 +71,12 @@ async def claim_next(conn: AsyncConnection) -> Pending | None:
 
 
 async def mark_sent(conn: AsyncConnection, row_id: str) -> None:
-    await conn.execute(update(MailOutbox).where(MailOutbox.id == row_id).values(sent_at=utcnow(), last_error=None))
+    """Sent: the row keeps its Message-ID and times, not the address or the text (kept no longer than needed)."""
+    await conn.execute(
+        update(MailOutbox)
+        .where(MailOutbox.id == row_id)
+        .values(sent_at=utcnow(), last_error=None, recipient="", message="")
+    )
 
 
 def backoff(attempts: int) -> timedelta:

@@ -16,6 +16,7 @@ from auth.consent_texts import AGREEMENT, OPTIONAL_PURPOSES
 from auth.models import (
     ExternalIdentity,
     LocalAccount,
+    MailOutbox,
     Membership,
     Notification,
     PeerRoomMember,
@@ -25,7 +26,7 @@ from auth.models import (
 from auth.sessions import end_all_sessions
 from boards import protocol as p
 from boards.contributions import Choice, remove_person_from_boards
-from boards.models import Board
+from boards.models import Board, ProgressDelivery, ProgressReply
 from server.db import new_id, utcnow
 
 
@@ -133,6 +134,13 @@ async def erase_account(
     await conn.execute(update(ExternalIdentity).where(ExternalIdentity.person_id == person_id).values(subject=None))
     await conn.execute(delete(ReturnLink).where(ReturnLink.person_id == person_id))
     await conn.execute(delete(Notification).where(Notification.person_id == person_id))
+    # Progress updates: no more mail, no feed; replies go as the person chose for contributions.
+    await conn.execute(delete(MailOutbox).where(MailOutbox.person_id == person_id))
+    await conn.execute(delete(ProgressDelivery).where(ProgressDelivery.person_id == person_id))
+    if choice == "delete":
+        await conn.execute(delete(ProgressReply).where(ProgressReply.person_id == person_id))
+    else:
+        await conn.execute(update(ProgressReply).where(ProgressReply.person_id == person_id).values(person_id=None))
     await conn.execute(
         update(Person)
         .where(Person.id == person_id)

@@ -245,3 +245,44 @@ async def test_progress_is_a_fixed_vocabulary_and_not_taken_forward_needs_a_reas
     live: LiveServer, seeded: Seeded, migrated_url: str
 ) -> None:
     await _status_over_websocket(live, seeded, migrated_url)
+
+
+def test_erasing_an_account_removes_its_feed_its_mail_and_its_name_from_replies(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    from auth.models import MailOutbox, Person
+    from boards import departures
+
+    crew = asyncio.run(_team(migrated_url))
+    leaver = crew.people["leaver"]
+
+    async def give_address() -> None:
+        engine = create_engine(migrated_url)
+        async with engine.begin() as conn:
+            await conn.execute(Person.__table__.update().where(Person.id == leaver).values(email="liisa@example.org"))
+        await engine.dispose()
+
+    asyncio.run(give_address())
+    with make_client(migrated_url, tmp_path, KUMPPANI_SMTP_HOST="127.0.0.1", KUMPPANI_SMTP_PORT="9") as client:
+        _post(client, crew, "leaver", "/me/consents/progress_email", {"give": "yes"})
+        data = {"title": "Illat", "body": "Tekstiä"}
+        assert _post(client, crew, "professional", f"/teams/{crew.team}/updates", data).status_code == 303
+        update_id = asyncio.run(_query(migrated_url, select(ProgressUpdate.id)))[0][0]
+        assert _post(client, crew, "leaver", f"/updates/{update_id}/replies", {"body": "Kiitos"}).status_code == 303
+
+    async def erase() -> None:
+        engine = create_engine(migrated_url)
+        async with engine.begin() as conn:
+            await departures.erase_account(conn, leaver, "anonymise", actor_id=leaver, reason="own wish")
+        await engine.dispose()
+
+    asyncio.run(erase())
+    assert asyncio.run(_query(migrated_url, select(MailOutbox.id).where(MailOutbox.person_id == leaver))) == []
+    assert (
+        asyncio.run(
+            _query(migrated_url, select(ProgressDelivery.person_id).where(ProgressDelivery.person_id == leaver))
+        )
+        == []
+    )
+    replies = asyncio.run(_query(migrated_url, select(ProgressReply.person_id, ProgressReply.body)))
+    assert replies == [(None, "Kiitos")]
