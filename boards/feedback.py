@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from auth.hetu import contains_identity_code
 from auth.models import ProgressUpdate, Team
 from auth.tokens import TokenError, check_timed, make_timed
-from boards.hetu import contains_identity_code
 from boards.models import FeedbackAnswer
 from server.db import new_id, utcnow
 
