@@ -57,6 +57,12 @@ NOT_TEAM_CONTENT = {
     "/notifications/{notification_id}/dismiss": "dismissing one's own notice",
     "/accessibility/feedback": "feedback on accessibility, not about the team",
     "/csp-report": "browser reports",
+    "/me/email": "one's own e-mail address",
+    "/signin/email": "asking for a sign-in link",
+    "/unsubscribe/{token}": "stopping progress e-mails, without signing in",
+    "/feedback/{token}": "anonymous feedback, tied to no person",
+    # Replies come from people an update reached, those who left (agreement withdrawn) included.
+    "/updates/{update_id}/replies": "answering an update one received",
 }
 
 
