@@ -1,7 +1,7 @@
 """progress updates: linked ideas and tests, deliveries with read marks, replies; the mail outbox; anonymous feedback
 
-Revision ID: 0009_progress_updates
-Revises: 0008_admin_roles
+Revision ID: 0010_progress_updates
+Revises: 0009_round_schedule
 Create Date: 2026-12-04
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 import server.db
 
 
-revision = '0009_progress_updates'
-down_revision = '0008_admin_roles'
+revision = '0010_progress_updates'
+down_revision = '0009_round_schedule'
 branch_labels = None
 depends_on = None
 
