@@ -19,7 +19,7 @@ from auth import directory as d
 from auth.models import Person
 from boards import departures
 from boards import protocol as p
-from browser.conftest import Pages, check_axe, new_session, run
+from browser.conftest import Pages, check_axe, new_session, open_actions, run
 from browser.test_features import remote
 from conftest import LiveServer, Seeded, settings_for
 from server.db import create_engine, new_id
@@ -83,6 +83,7 @@ def test_an_update_reaches_who_left_with_the_consent_and_the_team_sees_the_reply
     withdrawer = run(_prepare(migrated_url, world))
 
     board = pages.board()
+    open_actions(board, "Iltasoitot")
     board.get_by_role("button", name=re.compile(r"^Muokkaa.*Iltasoitot")).first.click()
     board.get_by_role("combobox", name="Tilanne osallistujille").select_option(label="viedään käytäntöön")
     board.get_by_role("button", name="Tallenna").click()
