@@ -10,6 +10,7 @@ COPY pyproject.toml requirements.lock README.md ./
 COPY server ./server
 COPY boards ./boards
 COPY auth ./auth
+COPY foundation ./foundation
 COPY web ./web
 # Not editable and without [dev]: the lock pins the versions, and no test or lint tool reaches the image.
 RUN /opt/kumppani/bin/pip install -c requirements.lock . \

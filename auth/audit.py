@@ -8,7 +8,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth.models import AuditEvent
-from server.db import utcnow
+from foundation.db import utcnow
 
 
 async def record(

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from auth import audit
 from auth.consent_texts import AGREEMENT, DEFAULTS, OPTIONAL_PURPOSES, PURPOSES
 from auth.models import ConsentRecord, ConsentText, Membership, Round, Team
-from server.db import new_id, utcnow
+from foundation.db import new_id, utcnow
 
 LOCALES = ("fi", "en")
 METHODS = ("self", "assisted", "confirmed")

@@ -20,7 +20,7 @@ from auth.models import (
 )
 from auth.passwords import hash_password
 from auth.roles import is_active_professional
-from server.db import new_id
+from foundation.db import new_id
 
 
 class DirectoryError(ValueError):

@@ -19,7 +19,7 @@ from auth.hetu import refuse_identity_code
 from auth.models import INVITE_ROLES, Invite, Membership, Person, Team
 from auth.roles import is_active_professional
 from auth.tokens import TokenError, check_token, digest, make_token
-from server.db import new_id, utcnow
+from foundation.db import new_id, utcnow
 
 
 class InviteProblem(enum.Enum):

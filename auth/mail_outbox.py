@@ -15,7 +15,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth.models import MailOutbox
-from server.db import new_id, utcnow
+from foundation.db import new_id, utcnow
 
 MAX_ATTEMPTS = 12
 FIRST_RETRY = timedelta(seconds=30)

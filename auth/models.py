@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.db import Base, UTCDateTime, new_id, utcnow
+from foundation.db import Base, UTCDateTime, new_id, utcnow
 
 ROLES = ("professional", "customer", "coach", "observer")
 INVITE_ROLES = ("customer", "professional", "observer", "coach")

@@ -72,7 +72,7 @@ from auth.oidc_providers import remove_provider as remove_provider
 from auth.oidc_secrets import client_secret
 from auth.redirects import safe_next
 from auth.tokens import TokenError, check_timed, make_timed
-from server.db import new_id
+from foundation.db import new_id
 
 log = logging.getLogger("kumppani.oidc")
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth import audit
 from auth.models import IdentityProvider, Organisation
-from server.db import new_id
+from foundation.db import new_id
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 

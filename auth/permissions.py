@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth.consent import customers_needing_agreement_sync
 from auth.models import Membership, PeerRoomMember, Person, ProgrammeCoach, Round, Team
-from server.prepared import Prepared
+from foundation.prepared import Prepared
 
 
 @dataclass(frozen=True, slots=True)

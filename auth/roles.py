@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth import audit
 from auth.models import Invite, Membership, Notification, Person, Programme, ProgrammeCoach, Round, Team
-from server.db import new_id, utcnow
+from foundation.db import new_id, utcnow
 
 TEAM_ROLES = ("professional", "observer")  # roles an admin gives; customers come by invite
 FACILITATING_ROLES = ("professional", "customer")

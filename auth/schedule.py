@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth import audit
 from auth.models import Membership, Person, Programme, ProgrammeCoach, Round, ScheduledSession, Team
-from server.db import new_id, utcnow
+from foundation.db import new_id, utcnow
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 SESSION_KINDS = ("info", "site_visit", "workshop", "coaching", "other")

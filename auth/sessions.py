@@ -15,7 +15,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth.models import AuthSession, Person
-from server.db import utcnow
+from foundation.db import utcnow
 
 # Writing last_seen on every request would turn reads into writes; a minute is precise enough.
 TOUCH_EVERY = timedelta(seconds=60)

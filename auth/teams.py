@@ -16,7 +16,7 @@ from auth import audit, roles
 from auth.consent import customers_needing_agreement
 from auth.models import Membership, Person, ProgrammeCoach, ReturnLink, Round, Team
 from auth.tokens import TokenError, check_token, digest, make_token
-from server.db import new_id, utcnow
+from foundation.db import new_id, utcnow
 
 RETURN_LINK_DAYS = 30
 

@@ -61,8 +61,8 @@ def main() -> None:
     limit_malloc_arenas()
     import uvicorn
 
+    from foundation.settings import load_settings
     from server.app import create_app
-    from server.settings import load_settings
 
     tmp = Path(tempfile.mkdtemp(prefix="kumppani-memprofile-"))
     url = seed.sqlite_url(tmp)

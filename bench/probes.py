@@ -82,7 +82,7 @@ async def server_side_queries(
     """The server's own read functions, timed against the same database (the server exposes no timings)."""
     from boards import protocol as p
     from boards.queries import events_since, snapshot
-    from server.db import create_engine
+    from foundation.db import create_engine
 
     engine = create_engine(database_url)
     out: dict[str, Any] = {}

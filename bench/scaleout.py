@@ -45,7 +45,7 @@ async def seed(url: str, *, boards: int, per_board: int) -> dict[str, Any]:
     from boards.catalogue import create_board
     from boards.engine import Limits, Submission, apply_batch_sync
     from boards.models import Item
-    from server.db import TransactionRunner, create_engine, new_id
+    from foundation.db import TransactionRunner, create_engine, new_id
 
     engine = create_engine(url)
     runner = TransactionRunner(engine)
@@ -96,7 +96,7 @@ async def _database_items(url: str, board_ids: list[str]) -> dict[str, tuple[int
     from sqlalchemy import select
 
     from boards.models import Board, Item
-    from server.db import create_engine
+    from foundation.db import create_engine
 
     engine = create_engine(url)
     result: dict[str, tuple[int, dict[str, Any]]] = {}

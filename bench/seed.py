@@ -111,7 +111,7 @@ async def seed(
     from boards.catalogue import create_board
     from boards.engine import Submission
     from boards.models import Item
-    from server.db import create_engine, new_id
+    from foundation.db import create_engine, new_id
 
     engine = create_engine(url)
     try:

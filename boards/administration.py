@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from auth import audit
 from auth.hetu import contains_identity_code
 from auth.models import Organisation, Programme, Round, Team
-from server.db import new_id
+from foundation.db import new_id
 
 MAX_NAME = 200
 PHASES = ("current_state", "customer_insight", "synthesis", "ideation_testing", "service_model")

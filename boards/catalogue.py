@@ -16,7 +16,7 @@ from boards.models import Board, Item
 from boards.ordering import key_between
 from boards.system_ops import append_event, lock_board
 from boards.templates import template_items
-from server.db import new_id, utcnow
+from foundation.db import new_id, utcnow
 
 
 async def create_board(

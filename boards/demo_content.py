@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from boards import protocol as p
 from boards.engine import Limits, Submission, apply_batch
 from boards.models import Item
-from server.db import new_id
+from foundation.db import new_id
 
 # (stage index, lane kind, text)
 JOURNEY_CARDS = [

@@ -27,7 +27,7 @@ from auth.sessions import end_all_sessions
 from boards import protocol as p
 from boards.contributions import Choice, remove_person_from_boards
 from boards.models import Board, ProgressDelivery, ProgressReply
-from server.db import new_id, utcnow
+from foundation.db import new_id, utcnow
 
 
 @dataclass

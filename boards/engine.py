@@ -57,8 +57,8 @@ from boards.board_read import BoardRead, build_statement, read_board
 from boards.itemtypes import ITEM_TYPES, FieldError, validate_fields
 from boards.models import Board, Item, Operation, Reaction, Vote
 from boards.ordering import key_between
-from server.db import utcnow
-from server.prepared import Prepared
+from foundation.db import utcnow
+from foundation.prepared import Prepared
 
 MAX_REACTION_KINDS = 12
 

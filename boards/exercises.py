@@ -17,7 +17,7 @@ from auth.models import Team
 from boards.catalogue import create_board
 from boards.models import Board, Item, Operation
 from boards.templates import TEMPLATE_NAMES
-from server.db import new_id
+from foundation.db import new_id
 
 
 class ExerciseError(ValueError):

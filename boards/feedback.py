@@ -18,7 +18,7 @@ from auth.hetu import contains_identity_code
 from auth.models import ProgressUpdate, Team
 from auth.tokens import TokenError, check_timed, make_timed
 from boards.models import FeedbackAnswer
-from server.db import new_id, utcnow
+from foundation.db import new_id, utcnow
 
 THRESHOLD = 5
 QUESTIONS = ("worth", "heard")

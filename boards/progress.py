@@ -20,7 +20,7 @@ from auth.mail_render import LinkedItem, MailContext, progress_message
 from auth.models import AuditEvent, Membership, Person, ProgressUpdate, Team
 from boards.itemtypes import PROGRESS
 from boards.models import Board, Item, ProgressDelivery, ProgressLink, ProgressReply
-from server.db import new_id, utcnow
+from foundation.db import new_id, utcnow
 
 CONSENT = "progress_email"
 TITLE_MAX = 200

@@ -20,7 +20,7 @@ from auth.hetu import contains_identity_code
 from auth.models import Round, Team
 from boards.catalogue import create_board
 from boards.models import Board
-from server.db import utcnow
+from foundation.db import utcnow
 
 MAX_TIMER_SECONDS = 4 * 3600
 MAX_ANNOUNCEMENT = 500

@@ -20,10 +20,10 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import server.metrics as metrics
+import foundation.metrics as metrics
 from boards import protocol as p
 from boards.engine import Limits, Outcome, Submission, apply_batch_sync, apply_batch_unlocked
-from server.db import TransactionRunner
+from foundation.db import TransactionRunner
 
 log = logging.getLogger("kumppani.sequencer")
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boards import protocol as p
 from boards.models import Board, Operation
-from server.db import utcnow
+from foundation.db import utcnow
 
 
 async def lock_board(conn: AsyncConnection, board_id: str) -> tuple[int, int]:

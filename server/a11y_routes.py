@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 from auth.hetu import contains_identity_code
 from auth.models import AccessibilityFeedback
 from auth.redirects import safe_next
-from server.db import new_id, utcnow
+from foundation.db import new_id, utcnow
 from server.pages import current_session, error_page, render
 from server.ratelimit import BucketMap
 from server.security import client_address, csrf_form

@@ -14,7 +14,7 @@ from auth import audit, roles, teams
 from auth.models import AuthSession, Person
 from auth.sessions import create_session, end_all_sessions, token_hash
 from boards import protocol as p
-from server.db import utcnow
+from foundation.db import utcnow
 from server.pages import app_state as _state
 from server.pages import current_session, error_page, render, set_session_cookie
 from server.security import csrf_cookie_name, csrf_form

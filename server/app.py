@@ -18,14 +18,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from boards.engine import Limits
 from boards.sequencer import Sequencer
-from server import metrics
-from server.broadcast import backend_for
-from server.db import TransactionRunner, create_engine
+from foundation import metrics
+from foundation.broadcast import backend_for
+from foundation.db import TransactionRunner, create_engine
+from foundation.settings import Settings
 from server.logs import request_id
 from server.mail_sender import MailSender
 from server.memory import freeze_startup_objects
 from server.ratelimit import BucketMap
-from server.settings import Settings
 from server.state import AppState
 from server.ws.endpoint import board_socket
 from server.ws.hub import Hub

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
+from foundation.settings import load_settings
 from server.app import create_app
 from server.logs import configure_logging
 from server.memory import limit_malloc_arenas
-from server.settings import load_settings
 
 
 def app_from_environment() -> Starlette:

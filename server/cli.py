@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from server.settings import Settings, SettingsError, load_settings
+from foundation.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
@@ -102,7 +102,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 async def _reseal_provider_secrets(settings: Settings) -> int:
     """Client secrets stored in plain text get sealed, and sealed ones move to the newest key."""
     from auth.oidc_secrets import reseal_all
-    from server.db import create_engine
+    from foundation.db import create_engine
 
     engine = create_engine(settings.database_url)
     try:
@@ -135,7 +135,7 @@ def _ask_secret(prompt: str, flag: str) -> str | None:
 def cmd_user_add(args: argparse.Namespace) -> int:
     from auth.directory import DirectoryError, add_local_account, create_person
     from auth.hetu import IDENTITY_CODE_MESSAGE, contains_identity_code
-    from server.db import create_engine
+    from foundation.db import create_engine
 
     settings = _settings()
     if any(contains_identity_code(text or "") for text in (args.username, args.name, args.email)):
@@ -215,7 +215,7 @@ def _secret_options(args: argparse.Namespace, *, ask: bool) -> tuple[str | None,
 def cmd_provider_add(args: argparse.Namespace) -> int:
     from auth.hetu import IDENTITY_CODE_MESSAGE, contains_identity_code
     from auth.oidc_providers import OidcError, add_provider, check_issuer
-    from server.db import create_engine
+    from foundation.db import create_engine
 
     settings = _settings()
     if contains_identity_code(args.name):
@@ -261,7 +261,7 @@ def cmd_provider_add(args: argparse.Namespace) -> int:
 
 def cmd_provider_list(args: argparse.Namespace) -> int:
     from auth.oidc_providers import list_providers
-    from server.db import create_engine
+    from foundation.db import create_engine
 
     settings = _settings()
 
@@ -286,7 +286,7 @@ def cmd_provider_list(args: argparse.Namespace) -> int:
 
 def _provider_change(provider_id: str, done: str, **changes: Any) -> int:
     from auth.oidc_providers import OidcError, edit_provider
-    from server.db import create_engine
+    from foundation.db import create_engine
 
     settings = _settings()
 
@@ -327,7 +327,7 @@ def cmd_provider_disable(args: argparse.Namespace) -> int:
 
 def cmd_provider_remove(args: argparse.Namespace) -> int:
     from auth.oidc_providers import OidcError, remove_provider
-    from server.db import create_engine
+    from foundation.db import create_engine
 
     settings = _settings()
 
@@ -351,7 +351,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from boards.retention import prune
-    from server.db import create_engine, utcnow
+    from foundation.db import create_engine, utcnow
 
     settings = _settings()
     days = args.days or settings.retention_days
@@ -376,7 +376,7 @@ def _admin_run(action: Callable[[AsyncConnection], Awaitable[str]]) -> int:
     """Run one administration change in one transaction; a refused change prints why and writes nothing."""
     from auth.roles import RoleError
     from boards.administration import AdminError
-    from server.db import create_engine
+    from foundation.db import create_engine
     from server.i18n import Translator
 
     settings = _settings()

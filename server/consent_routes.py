@@ -20,7 +20,7 @@ from auth.sessions import SessionInfo
 from boards import departures
 from boards import protocol as p
 from boards.exports import personal_export
-from server.db import utcnow
+from foundation.db import utcnow
 from server.i18n import locale_of
 from server.pages import app_state as _state
 from server.pages import current_session, error_page, render, require_session

@@ -21,8 +21,8 @@ from auth.passwords import hash_password
 from boards.catalogue import create_board
 from boards.demo_content import seed_demo_content, seed_ideas, seed_personas
 from boards.exercises import push_exercise
-from server.db import create_engine
-from server.settings import Settings
+from foundation.db import create_engine
+from foundation.settings import Settings
 
 DEMO_ORG = "Demokunnan hyvinvointialue"
 NEIGHBOUR_ORG = "Naapurikunnan hyvinvointialue"

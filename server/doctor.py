@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from server.broadcast import backend_for
-from server.db import create_engine
+from foundation.broadcast import backend_for
+from foundation.db import create_engine
+from foundation.settings import Settings
 from server.migrate import current_revision, head_revision
-from server.settings import Settings
 
 
 async def _provider_secrets(conn: AsyncConnection, settings: Settings) -> list[str]:

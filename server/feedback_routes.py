@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from boards import feedback
-from server.db import utcnow
+from foundation.db import utcnow
 from server.pages import app_state as _state
 from server.pages import error_page, render
 from server.security import client_address, csrf_form

@@ -17,7 +17,7 @@ from email.message import Message
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from auth import mail_outbox
-from server.settings import Settings
+from foundation.settings import Settings
 
 log = logging.getLogger("kumppani.mail")
 

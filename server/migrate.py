@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from server.db import create_engine
+from foundation.db import create_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

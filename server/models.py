@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import auth.models  # noqa: F401  (registers the tables)
 import boards.models  # noqa: F401
-from server.db import Base
+from foundation.db import Base
 
 metadata = Base.metadata

@@ -32,6 +32,7 @@ from auth.redirects import safe_next
 from auth.sessions import SessionInfo, create_session, end_session, resolve_session
 from boards import progress
 from boards.models import Board, Item
+from foundation.settings import Settings
 from server.i18n import (
     DEFAULT_LOCALE,
     LANG_COOKIE,
@@ -45,7 +46,6 @@ from server.i18n import (
 )
 from server.ratelimit import BucketMap
 from server.security import client_address, csp_nonce, csrf_form, csrf_token
-from server.settings import Settings
 from server.state import AppState
 from server.timefmt import format_date, format_datetime
 

@@ -23,7 +23,7 @@ from boards.engine import Submission
 from boards.round_dashboard import team_summaries
 from boards.side_by_side import exercise_board, side_by_side
 from boards.templates import TEMPLATE_NAMES
-from server.db import new_id
+from foundation.db import new_id
 from server.i18n import Translator, locale_of
 from server.pages import app_state as _state
 from server.pages import error_page, render, require_session

@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-from server.db import create_engine
+from foundation.db import create_engine
 
 VERSIONS = Path(__file__).with_name("migrations") / "versions"
 #: Alembic's default, which ``server/migrations/env.py`` keeps.

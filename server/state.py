@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from boards.sequencer import Sequencer
+from foundation.settings import Settings
 from server.mail_sender import MailSender
 from server.ratelimit import BucketMap
-from server.settings import Settings
 from server.ws.connection import Connection
 from server.ws.hub import Hub
 from server.ws.write_router import WriteRouter

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from server.db import create_engine
+from foundation.db import create_engine
+from foundation.settings import Settings, load_settings
 from server.migrate import upgrade
-from server.settings import Settings, load_settings
 
 PG_ADMIN_URL = os.environ.get("KUMPPANI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_TEST_URL = os.environ.get("KUMPPANI_TEST_REDIS", "redis://127.0.0.1:6379/0")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from server.settings import Settings
+from foundation.settings import Settings
 
 HERE = Path(__file__).resolve().parent / "openid-provider"
 SERVER = HERE / "server.mjs"
@@ -126,7 +126,7 @@ def start_openid_provider(
 async def register_provider(settings: Settings, provider: OpenIdProvider, name: str) -> str:
     """Add the running provider to the Kumppani of ``settings`` (what `kumppani provider add` stores)."""
     from auth.oidc_providers import add_provider
-    from server.db import create_engine
+    from foundation.db import create_engine
 
     engine = create_engine(settings.database_url)
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from auth.models import AccessibilityFeedback
-from server.db import create_engine
+from foundation.db import create_engine
 from webapp import csrf_of, make_client
 
 

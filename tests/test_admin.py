@@ -28,7 +28,7 @@ from auth.models import (
     Team,
 )
 from auth.sessions import create_session
-from server.db import create_engine
+from foundation.db import create_engine
 from webapp import make_client
 
 STRUCTURE = (Organisation, Programme, Round, Team, Membership, ProgrammeCoach, AuditEvent, Notification)

@@ -29,7 +29,7 @@ from boards.catalogue import create_board
 from boards.client import BoardClient
 from boards.models import Board, Item
 from conftest import LiveServer, settings_for
-from server.db import create_engine
+from foundation.db import create_engine
 from server.models import metadata
 from webapp import make_client
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from conftest import drop_pg_database, make_pg_database, seed_workspace, service_missing
-from server.db import create_engine, new_id
+from foundation.db import create_engine, new_id
 from server.migrate import upgrade
 from server.schema_revision import database_revision_sync, head_revision
 
@@ -47,7 +47,7 @@ async def _add_cards(
 ) -> None:
     from boards import protocol as p
     from boards.engine import Limits, Submission, apply_batch_sync
-    from server.db import TransactionRunner
+    from foundation.db import TransactionRunner
 
     engine = create_engine(url)
     runner = TransactionRunner(engine)

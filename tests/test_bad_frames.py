@@ -26,7 +26,7 @@ from boards import protocol as p
 from boards.client import BoardClient, ClientError
 from boards.models import Board, Item, Operation
 from conftest import LiveServer, Seeded, settings_for
-from server.db import create_engine, new_id
+from foundation.db import create_engine, new_id
 from server.ws.endpoint import ABUSE_LIMIT
 
 TIMEOUT = 5.0

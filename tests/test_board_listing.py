@@ -13,7 +13,7 @@ from auth.sessions import create_session
 from boards.catalogue import create_board
 from boards.models import Board
 from conftest import Seeded
-from server.db import create_engine, utcnow
+from foundation.db import create_engine, utcnow
 from webapp import make_client, sign_in_as
 
 

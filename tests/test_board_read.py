@@ -17,7 +17,7 @@ from boards import protocol as p
 from boards.board_read import read_board
 from boards.engine import _LOCK_AND_READ_BOARD, Limits, Outcome, Submission, apply_batch
 from boards.models import Item, Operation
-from server.db import create_engine, new_id
+from foundation.db import create_engine, new_id
 from tests.conftest import Seeded
 
 pytestmark = pytest.mark.pg

@@ -19,7 +19,7 @@ from boards.client import BoardClient, ClientError
 from boards.models import Item
 from boards.templates import TEMPLATE_NAMES
 from conftest import LiveServer, Seeded
-from server.db import create_engine, new_id
+from foundation.db import create_engine, new_id
 from webapp import csrf_of, make_client, sign_in_as
 
 EXPECTED_STRUCTURE = {

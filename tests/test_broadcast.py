@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from server.broadcast import backend_for
-from server.broadcast.base import BroadcastBackend, Published
+from foundation.broadcast import backend_for
+from foundation.broadcast.base import BroadcastBackend, Published
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])

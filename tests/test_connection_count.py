@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from server.broadcast.redis import RedisBackend
+from foundation.broadcast.redis import RedisBackend
 from server.ws import hub as hub_module
 from server.ws.connection import Connection
 from server.ws.hub import Hub, _BoardGroup

@@ -18,7 +18,7 @@ from boards import protocol as p
 from boards.client import BoardClient
 from boards.models import Item, Operation
 from conftest import LiveServer, Seeded
-from server.db import create_engine, new_id, utcnow
+from foundation.db import create_engine, new_id, utcnow
 from webapp import csrf_of, make_client, sign_in_as
 
 KEYS = ("test-secret-key-" + "x" * 32,)

@@ -32,7 +32,7 @@ from boards.client import BOARD_SETTINGS, BoardClient, ClientError
 from boards.models import Board, Item, Operation, Reaction, Vote
 from boards.queries import board_to_wire
 from conftest import LiveServer, Seeded, drop_pg_database, make_pg_database, seed_workspace, settings_for
-from server.db import create_engine, new_id
+from foundation.db import create_engine, new_id
 from server.migrate import upgrade
 
 #: Answers the server may legitimately give to a random operation.

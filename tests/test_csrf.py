@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from boards.models import Board
 from conftest import Seeded
-from server.db import create_engine
+from foundation.db import create_engine
 from webapp import csrf_of, make_client, sign_in_as
 
 

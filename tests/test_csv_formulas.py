@@ -15,7 +15,7 @@ from boards import protocol as p
 from boards.client import BoardClient
 from boards.models import Item
 from conftest import LiveServer, Seeded
-from server.db import create_engine, new_id
+from foundation.db import create_engine, new_id
 from webapp import csrf_of, make_client, sign_in_as
 
 # What a spreadsheet starts evaluating: =, +, -, @, and a tab or carriage return before one.

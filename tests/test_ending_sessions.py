@@ -11,7 +11,7 @@ from sqlalchemy import select
 from auth.models import AuthSession
 from auth.sessions import create_session, resolve_session
 from conftest import Seeded
-from server.db import create_engine
+from foundation.db import create_engine
 from webapp import csrf_of, make_client, sign_in_as
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import inspect, select
 from test_progress_updates import _get, _post, _query, _team
 
 from boards.models import FeedbackAnswer
-from server.db import create_engine
+from foundation.db import create_engine
 from webapp import make_client
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')

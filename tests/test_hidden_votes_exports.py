@@ -13,7 +13,7 @@ from pathlib import Path
 from boards import protocol as p
 from boards.engine import Limits, Submission, apply_batch
 from conftest import Seeded
-from server.db import create_engine, new_id
+from foundation.db import create_engine, new_id
 from webapp import csrf_of, make_client, sign_in_as
 
 CARD_TEXT = "Odotusaika puhelimessa"

@@ -13,7 +13,7 @@ import msgspec
 import pytest
 
 from boards import protocol as p
-from server.broadcast.memory import MemoryBackend
+from foundation.broadcast.memory import MemoryBackend
 from server.ws import hub as hub_module
 from server.ws.connection import Outgoing
 from server.ws.hub import Hub, _BoardGroup

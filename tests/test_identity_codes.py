@@ -20,7 +20,7 @@ from auth.hetu import contains_identity_code
 from auth.models import Invite, LocalAccount, Person
 from boards.models import Board
 from conftest import Seeded
-from server.db import create_engine
+from foundation.db import create_engine
 from tests.test_invites import _invite
 from webapp import csrf_of, make_client, sign_in_as
 

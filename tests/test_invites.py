@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from auth import invites
 from auth.models import AuthSession, Invite, Membership, Person
 from conftest import Seeded
-from server.db import create_engine, utcnow
+from foundation.db import create_engine, utcnow
 from webapp import csrf_of, make_client
 
 KEYS = ("test-secret-key-" + "x" * 32,)

@@ -15,7 +15,7 @@ from auth import invites
 from auth.models import Person
 from boards.board_export import BoardExport, ExportCell, ExportItem, to_markdown
 from conftest import Seeded
-from server.db import create_engine
+from foundation.db import create_engine
 from server.timefmt import format_date, format_datetime
 from webapp import csrf_of, make_client, sign_in_as
 

@@ -27,7 +27,7 @@ from test_progress_updates import Team, _optional, _post, _query, _team
 
 from auth.models import MailOutbox, Person
 from conftest import free_port
-from server.db import create_engine
+from foundation.db import create_engine
 from webapp import make_client
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -280,7 +280,7 @@ def test_a_sign_in_link_by_email_lasts_fifteen_minutes_works_once_and_tells_noth
     from datetime import timedelta
 
     from auth.models import ReturnLink
-    from server.db import utcnow
+    from foundation.db import utcnow
 
     recorder, controller = smtp
     crew = asyncio.run(_team(migrated_url))

@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from server.db import create_engine
+from foundation.db import create_engine
 from server.migrate import current_revision, head_revision, upgrade
 from server.models import metadata
 

@@ -17,7 +17,7 @@ import pytest
 from boards import protocol as p
 from boards.client import BoardClient
 from conftest import Seeded, free_port, seed_workspace, service_missing
-from server.db import new_id
+from foundation.db import new_id
 from server.migrate import upgrade
 
 pytestmark = [pytest.mark.pg, pytest.mark.redis, pytest.mark.slow]

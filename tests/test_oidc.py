@@ -33,7 +33,7 @@ from starlette.routing import Route
 from auth import oidc
 from auth.models import AuditEvent, AuthSession, ExternalIdentity, IdentityProvider, Person
 from conftest import LiveServer, free_port, settings_for
-from server.db import create_engine
+from foundation.db import create_engine
 from server.i18n import Translator
 
 FI = Translator("fi")

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from boards import protocol as p
 from boards.engine import _PREVIOUS_SEQS, Limits, Submission, apply_batch
 from boards.models import Operation
-from server.db import create_engine, new_id
+from foundation.db import create_engine, new_id
 from tests.conftest import Seeded
 
 HISTORY = 3000

@@ -25,7 +25,7 @@ from boards.engine import Limits, Submission, apply_batch
 from boards.models import Item
 from boards.ordering import key_between
 from conftest import Seeded, seed_workspace
-from server.db import create_engine
+from foundation.db import create_engine
 
 Cell = tuple[str | None, str | None, str | None]
 

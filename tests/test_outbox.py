@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from server.broadcast.outbox import Outbox
+from foundation.broadcast.outbox import Outbox
 
 
 class FlakyBackend:

@@ -27,7 +27,7 @@ from auth.sessions import create_session
 from boards import protocol as p
 from boards.client import BoardClient, ClientError
 from conftest import LiveServer, Seeded, seed_workspace, settings_for
-from server.db import create_engine, new_id
+from foundation.db import create_engine, new_id
 from server.models import metadata
 from webapp import make_client
 

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy
 from sqlalchemy import JSON, Boolean, Column, Integer, MetaData, String, Table, bindparam, event, insert, select, update
 
-from server.db import UTCDateTime
-from server.prepared import Prepared
+from foundation.db import UTCDateTime
+from foundation.prepared import Prepared
 
 metadata = MetaData()
 thing = Table(

@@ -24,7 +24,7 @@ from boards.catalogue import create_board
 from boards.client import BoardClient, ClientError
 from boards.models import Item, ProgressDelivery, ProgressLink, ProgressReply
 from conftest import LiveServer, Seeded
-from server.db import create_engine, new_id
+from foundation.db import create_engine, new_id
 from webapp import make_client
 
 

@@ -16,7 +16,7 @@ import websockets
 
 from auth.directory import add_local_account
 from conftest import LiveServer, Seeded
-from server.db import create_engine
+from foundation.db import create_engine
 
 USERNAME, PASSWORD = "paula", "salasana-joka-on-pitka"
 TIMEOUT = 5.0

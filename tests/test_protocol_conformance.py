@@ -19,7 +19,7 @@ from auth import directory
 from auth.sessions import create_session
 from boards import protocol as p
 from conftest import LiveServer, Seeded
-from server.db import create_engine, new_id
+from foundation.db import create_engine, new_id
 from server.ws.endpoint import ABUSE_LIMIT
 from tests.test_bad_frames import Raw
 

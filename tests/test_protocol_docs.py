@@ -169,7 +169,7 @@ def test_every_item_wire_field_is_in_the_item_table() -> None:
 
 
 def test_welcome_limits_are_documented(tmp_path: Path) -> None:
-    from server.settings import load_settings
+    from foundation.settings import load_settings
     from server.ws.endpoint import _limits
 
     settings = load_settings({"KUMPPANI_DATA_DIR": str(tmp_path), "KUMPPANI_SECRET_KEY": "k" * 40})

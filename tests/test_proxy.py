@@ -31,7 +31,7 @@ from bench.proxy import Nginx, nginx_binary
 from boards import protocol as p
 from boards.client import BoardClient
 from conftest import Seeded, free_port, seed_workspace, service_missing
-from server.db import create_engine, new_id
+from foundation.db import create_engine, new_id
 from server.migrate import upgrade
 
 pytestmark = [pytest.mark.pg, pytest.mark.redis, pytest.mark.slow]

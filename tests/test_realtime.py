@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from boards import protocol as p
 from boards.client import BoardClient, ClientError
 from boards.models import Item, Operation
-from server.db import create_engine, new_id
+from foundation.db import create_engine, new_id
 
 
 async def _count_ops(url: str, board: str) -> int:

@@ -19,7 +19,7 @@ from boards import protocol as p
 from boards.catalogue import create_board
 from boards.client import BoardClient, ClientError
 from conftest import LiveServer, settings_for
-from server.db import create_engine
+from foundation.db import create_engine
 from server.models import metadata
 from webapp import make_client
 

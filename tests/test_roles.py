@@ -23,7 +23,7 @@ from boards.catalogue import board_for_share, create_board
 from boards.client import BoardClient, ClientError
 from boards.models import Board
 from conftest import LiveServer, settings_for
-from server.db import create_engine, utcnow
+from foundation.db import create_engine, utcnow
 from server.timefmt import format_date
 from webapp import make_client
 

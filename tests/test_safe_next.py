@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from auth.redirects import safe_next
 from conftest import Seeded
-from server.db import create_engine
+from foundation.db import create_engine
 from webapp import csrf_of, make_client, sign_in_as
 
 # Browsers read a backslash as a slash and drop tabs and newlines, so each of these is another site

@@ -22,7 +22,7 @@ from auth.sessions import token_hash
 from boards import protocol as p
 from boards.client import BoardClient
 from conftest import LiveServer, Seeded, settings_for
-from server.db import create_engine, utcnow
+from foundation.db import create_engine, utcnow
 from webapp import csrf_of, make_client
 
 IDLE = timedelta(minutes=20)

@@ -8,7 +8,7 @@ from pathlib import Path
 from boards import protocol as p
 from boards.client import BoardClient
 from conftest import LiveServer, Seeded
-from server.db import create_engine
+from foundation.db import create_engine
 from webapp import csrf_of, make_client, sign_in_as
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from server.settings import SettingsError, load_settings
+from foundation.settings import SettingsError, load_settings
 
 
 def test_defaults_are_embedded_sqlite_and_memory_broadcast(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from server.db import TransactionRunner, create_engine
+from foundation.db import TransactionRunner, create_engine
 
 
 def _insert(conn: Connection, value: int, *, fail: bool = False) -> str:

@@ -20,7 +20,7 @@ from boards import protocol as p
 from boards.engine import Limits, Outcome, Submission, apply_batch, apply_batch_unlocked
 from boards.models import Item, Operation
 from boards.sequencer import Sequencer
-from server.db import TransactionRunner, create_engine, new_id
+from foundation.db import TransactionRunner, create_engine, new_id
 from tests.conftest import Seeded
 
 pytestmark = pytest.mark.pg

@@ -16,7 +16,7 @@ from boards.catalogue import create_board
 from boards.client import BoardClient
 from boards.models import Item
 from conftest import LiveServer, Seeded
-from server.db import create_engine, new_id
+from foundation.db import create_engine, new_id
 
 
 def _messages(client: BoardClient) -> list[dict[str, Any]]:

@@ -21,8 +21,8 @@ from boards import protocol as p
 from boards.engine import Limits, Outcome, Submission
 from boards.models import Operation
 from boards.sequencer import Sequencer
-from server.broadcast.redis import RedisBackend
-from server.db import TransactionRunner, create_engine, new_id
+from foundation.broadcast.redis import RedisBackend
+from foundation.db import TransactionRunner, create_engine, new_id
 from server.ws import write_router
 from server.ws.hub import Hub
 from server.ws.write_router import WriteRouter

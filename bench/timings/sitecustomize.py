@@ -154,8 +154,8 @@ def _patch_prepared(module: ModuleType) -> None:
 
 
 _PATCHES: dict[str, Callable[[ModuleType], None]] = {
-    "server.db": _patch_db,
-    "server.prepared": _patch_prepared,
+    "foundation.db": _patch_db,
+    "foundation.prepared": _patch_prepared,
     "boards.sequencer": _patch_sequencer,
     "server.ws.hub": _patch_hub,
 }

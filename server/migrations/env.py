@@ -7,7 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from server.db import create_engine
+from foundation.db import create_engine
 from server.models import metadata
 
 config = context.config

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from boards import protocol as p
-from server import metrics
+from foundation import metrics
 from server.ws.fastproto import SendFramed, frame_text
 
 log = logging.getLogger("kumppani.ws")

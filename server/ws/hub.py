@@ -27,10 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from boards import protocol as p
 from boards.models import Board
 from boards.queries import events_between
-from server import metrics
-from server.broadcast.base import BroadcastBackend, Published, Reconnected
-from server.broadcast.memory import MemoryBackend
-from server.broadcast.outbox import Outbox
+from foundation import metrics
+from foundation.broadcast.base import BroadcastBackend, Published, Reconnected
+from foundation.broadcast.memory import MemoryBackend
+from foundation.broadcast.outbox import Outbox
 from server.ws.connection import Connection, Outgoing
 
 log = logging.getLogger("kumppani.hub")

@@ -39,8 +39,8 @@ import msgspec
 from boards import protocol as p
 from boards.engine import Outcome, Submission
 from boards.sequencer import Sequencer, restarting
-from server.broadcast.base import BroadcastBackend
-from server.broadcast.outbox import Outbox
+from foundation.broadcast.base import BroadcastBackend
+from foundation.broadcast.outbox import Outbox
 
 log = logging.getLogger("kumppani.writes")
 

@@ -184,7 +184,7 @@ def run(coro: Any) -> Any:
 
 async def new_session(database_url: str, person_id: str) -> str:
     from auth.sessions import create_session
-    from server.db import create_engine
+    from foundation.db import create_engine
 
     engine = create_engine(database_url)
     try:

@@ -8,7 +8,7 @@ from typing import Any
 
 from browser.conftest import Pages, check_axe, run
 from conftest import LiveServer
-from server.db import create_engine
+from foundation.db import create_engine
 
 PASSWORD = "salasana-1234567"
 

@@ -8,7 +8,7 @@ import re
 
 from browser.conftest import Pages, check_axe, new_session, open_actions, run, wait_synced
 from conftest import LiveServer
-from server.db import create_engine
+from foundation.db import create_engine
 
 
 async def _round(url: str) -> dict[str, str]:

@@ -12,7 +12,7 @@ from boards.catalogue import create_board
 from boards.demo_content import seed_demo_content
 from browser.conftest import SCREENSHOTS, Pages, check_axe, run, screenshot
 from conftest import LiveServer, Seeded
-from server.db import create_engine
+from foundation.db import create_engine
 
 MEASURES = SCREENSHOTS.parent / "measures.json"
 TAB_STOPS_TARGET = 40

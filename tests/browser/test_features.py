@@ -13,7 +13,7 @@ from boards.catalogue import create_board
 from boards.client import BoardClient
 from browser.conftest import Pages, announced, check_axe, open_actions, run
 from conftest import LiveServer, Seeded
-from server.db import create_engine
+from foundation.db import create_engine
 
 
 def card(page: Any, text: str) -> Any:

@@ -18,7 +18,7 @@ from boards import protocol as p
 from boards.client import BoardClient
 from browser.conftest import Pages, check_axe, run, screenshot, wait_synced
 from conftest import LiveServer, Seeded
-from server.db import create_engine, new_id
+from foundation.db import create_engine, new_id
 
 
 @dataclass(frozen=True)

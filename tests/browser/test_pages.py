@@ -18,7 +18,7 @@ from boards.client import BoardClient
 from boards.templates import TEMPLATE_NAMES
 from browser.conftest import Pages, check_axe, new_session, run, screenshot, tab_to, wait_synced
 from conftest import LiveServer, Seeded
-from server.db import create_engine
+from foundation.db import create_engine
 
 
 async def _boards_of_every_template(database_url: str, world: Seeded) -> dict[str, str]:

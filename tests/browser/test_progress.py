@@ -22,7 +22,7 @@ from boards import protocol as p
 from browser.conftest import Pages, check_axe, new_session, open_actions, run
 from browser.test_features import remote
 from conftest import LiveServer, Seeded, settings_for
-from server.db import create_engine, new_id
+from foundation.db import create_engine, new_id
 
 LEAVER = "kalle@example.org"
 WITHDRAWER = "veikko@example.org"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import server.db
+import foundation.db
 
 
 revision = '0002'
@@ -26,10 +26,10 @@ def upgrade() -> None:
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('person_id', sa.String(length=32), nullable=False),
     sa.Column('created_by_id', sa.String(length=32), nullable=True),
-    sa.Column('expires_at', server.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('used_at', server.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', server.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', foundation.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', foundation.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', foundation.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', foundation.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['created_by_id'], ['person.id'], name=op.f('fk_return_link_created_by_id_person')),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_return_link_person_id_person'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_return_link')),

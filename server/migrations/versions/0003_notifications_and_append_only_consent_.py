@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import server.db
+import foundation.db
 
 
 revision = '0003'
@@ -26,8 +26,8 @@ def upgrade() -> None:
     sa.Column('person_id', sa.String(length=32), nullable=False),
     sa.Column('kind', sa.String(length=40), nullable=False),
     sa.Column('details', sa.JSON(), nullable=False),
-    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('read_at', server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', foundation.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('read_at', foundation.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_notification_person_id_person'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notification'))
     )

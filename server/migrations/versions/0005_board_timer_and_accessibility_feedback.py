@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import server.db
+import foundation.db
 
 
 revision = '0005'
@@ -26,13 +26,13 @@ def upgrade() -> None:
     sa.Column('message', sa.Text(), nullable=False),
     sa.Column('contact', sa.String(length=320), nullable=True),
     sa.Column('page', sa.String(length=300), nullable=True),
-    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('due_at', server.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('handled_at', server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', foundation.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('due_at', foundation.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('handled_at', foundation.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_accessibility_feedback'))
     )
     with op.batch_alter_table('board', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('timer_ends_at', server.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('timer_ends_at', foundation.db.UTCDateTime(timezone=True), nullable=True))
 
     # ### end Alembic commands ###
 

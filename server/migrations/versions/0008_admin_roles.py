@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import server.db
+import foundation.db
 
 
 revision = '0008_admin_roles'
@@ -21,9 +21,9 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table('board', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('share_expires_at', server.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('share_expires_at', foundation.db.UTCDateTime(timezone=True), nullable=True))
     with op.batch_alter_table('membership', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('contact_changed_at', server.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('contact_changed_at', foundation.db.UTCDateTime(timezone=True), nullable=True))
     # Links made before links expired: withdrawn rather than left open without an end.
     op.execute("UPDATE board SET share_token_hash = NULL WHERE share_token_hash IS NOT NULL")
     # A team page that names a facilitator now means it: only they facilitate.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import server.db
+import foundation.db
 
 
 revision = '0009_round_schedule'
@@ -28,7 +28,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column(
                 'updated_at',
-                server.db.UTCDateTime(timezone=True),
+                foundation.db.UTCDateTime(timezone=True),
                 nullable=False,
                 server_default=sa.text('CURRENT_TIMESTAMP'),
             )
@@ -36,10 +36,10 @@ def upgrade() -> None:
 
 
     with op.batch_alter_table('round', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('timer_ends_at', server.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('timer_ends_at', foundation.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('timer_paused_seconds', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('announcement', sa.String(length=500), nullable=True))
-        batch_op.add_column(sa.Column('announced_at', server.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('announced_at', foundation.db.UTCDateTime(timezone=True), nullable=True))
     with op.batch_alter_table('board', schema=None) as batch_op:
         batch_op.add_column(sa.Column('exercise_id', sa.String(length=32), nullable=True))
         batch_op.create_index(batch_op.f('ix_board_exercise_id'), ['exercise_id'], unique=False)

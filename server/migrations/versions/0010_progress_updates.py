@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import server.db
+import foundation.db
 
 
 revision = '0010_progress_updates'
@@ -27,10 +27,10 @@ def upgrade() -> None:
     sa.Column('message_id', sa.String(length=200), nullable=False),
     sa.Column('message', sa.Text(), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_attempt_at', foundation.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_error', sa.String(length=300), nullable=True),
-    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', foundation.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', foundation.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_mail_outbox_person_id_person'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_mail_outbox')),
     sa.UniqueConstraint('message_id', name=op.f('uq_mail_outbox_message_id'))
@@ -48,7 +48,7 @@ def upgrade() -> None:
     op.create_table('progress_delivery',
     sa.Column('update_id', sa.String(length=32), nullable=False),
     sa.Column('person_id', sa.String(length=32), nullable=False),
-    sa.Column('read_at', server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('read_at', foundation.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_progress_delivery_person_id_person'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['update_id'], ['progress_update.id'], name=op.f('fk_progress_delivery_update_id_progress_update'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('update_id', 'person_id', name=op.f('pk_progress_delivery'))
@@ -60,7 +60,7 @@ def upgrade() -> None:
     sa.Column('update_id', sa.String(length=32), nullable=False),
     sa.Column('person_id', sa.String(length=32), nullable=True),
     sa.Column('body', sa.String(length=2000), nullable=False),
-    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', foundation.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_progress_reply_person_id_person'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['update_id'], ['progress_update.id'], name=op.f('fk_progress_reply_update_id_progress_update'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_progress_reply'))

@@ -16,7 +16,7 @@ import asyncio
 import logging
 from collections import deque
 
-from server.broadcast.base import BroadcastBackend, retry_delay
+from foundation.broadcast.base import BroadcastBackend, retry_delay
 
 log = logging.getLogger("kumppani.broadcast")
 

@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from server.broadcast.base import BackendEvent, Published, Reconnected, retry_delay
+from foundation.broadcast.base import BackendEvent, Published, Reconnected, retry_delay
 
 log = logging.getLogger("kumppani.broadcast")
 

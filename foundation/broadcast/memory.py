@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from server.broadcast.base import BackendEvent, Published
+from foundation.broadcast.base import BackendEvent, Published
 
 QUEUE_LIMIT = 10_000
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from server.broadcast.base import BroadcastBackend
+from foundation.broadcast.base import BroadcastBackend
 
 
 def backend_for(redis_url: str | None) -> BroadcastBackend:
     if not redis_url:
-        from server.broadcast.memory import MemoryBackend
+        from foundation.broadcast.memory import MemoryBackend
 
         return MemoryBackend()
-    from server.broadcast.redis import RedisBackend
+    from foundation.broadcast.redis import RedisBackend
 
     return RedisBackend(redis_url)
